@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The shipped binary depends on nothing but Glibc and the system zlib.
+let package = Package(
+    name: "Lantern",
+    products: [
+        .executable(name: "lantern", targets: ["lantern"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(
+            name: "Lantern",
+            dependencies: ["CZlib"],
+            path: "Sources/Lantern",
+            plugins: ["EmbedAssets"]
+        ),
+        .executableTarget(name: "lantern", dependencies: ["Lantern"], path: "Sources/lantern"),
+        // Build-time only: turns every file of Web/ into Swift source.
+        .executableTarget(name: "EmbedTool", path: "tools/EmbedTool"),
+        .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedTool"], path: "tools/EmbedAssets"),
+        .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["lantern"]),
+    ]
+)
