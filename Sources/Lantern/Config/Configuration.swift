@@ -1,0 +1,11 @@
+/// Everything the server needs to run, built once from flags and environment.
+public struct Configuration: Sendable {
+    public var host = "0.0.0.0"
+    public var port: UInt16 = 8080
+    /// Text sent to every new WebSocket connection; empty sends nothing.
+    public var greeting: [UInt8] = Array("Welcome to simple echo server".utf8)
+    public var limits = Limits()
+    public var logLevel = LogLevel.info
+
+    public init() {}
+}

@@ -1,0 +1,23 @@
+/// Every bound the server enforces, in one value. Defaults suit a small box (a router, a Pi).
+public struct Limits: Sendable {
+    /// Largest message (after reassembly and decompression), bytes. RFC 6455 §10.4.
+    public var maxMessageBytes = 1 << 20
+    /// Largest HTTP request head, bytes (431 beyond it).
+    public var maxHeaderBytes = 8 << 10
+    /// Open connections (HTTP and WebSocket) before new ones get 503.
+    public var maxConnections = 256
+    /// Time for a client to send a complete request head, ms.
+    public var handshakeTimeoutMs = 5_000
+    /// Silence after which the server pings, ms (0 = never).
+    public var pingIntervalMs = 30_000
+    /// Silence after which a connection is closed, ms (must exceed the ping interval).
+    public var idleTimeoutMs = 60_000
+    /// How long a write may stall on a peer that does not read, ms.
+    public var sendTimeoutMs = 10_000
+    /// Idle HTTP keep-alive connections are closed after this, ms.
+    public var keepAliveTimeoutMs = 15_000
+    /// Time to wait for the peer's side of a close handshake, ms.
+    public var closeTimeoutMs = 1_000
+
+    public init() {}
+}

@@ -1,0 +1,190 @@
+/// Why a request head was refused, with the HTTP status that answers it.
+public enum HandshakeError: Error, Equatable, Sendable {
+    public static func == (a: HandshakeError, b: HandshakeError) -> Bool {
+        a.status == b.status && a.message.utf8Bytes == b.message.utf8Bytes
+    }
+
+    case badRequest(StaticString)
+    case notFound
+    case methodNotAllowed
+    /// Not an upgrade request at the WebSocket endpoint.
+    case upgradeRequired
+    /// `Sec-WebSocket-Version` other than 13 (RFC 6455 §4.4).
+    case unsupportedVersion
+    case forbidden
+    case headerTooLarge
+    case serviceUnavailable
+
+    public var status: Int {
+        switch self {
+        case .badRequest: return 400
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .methodNotAllowed: return 405
+        case .upgradeRequired, .unsupportedVersion: return 426
+        case .headerTooLarge: return 431
+        case .serviceUnavailable: return 503
+        }
+    }
+
+    public var message: StaticString {
+        switch self {
+        case .badRequest(let why): return why
+        case .forbidden: return "origin not allowed"
+        case .notFound: return "not found"
+        case .methodNotAllowed: return "method not allowed"
+        case .upgradeRequired: return "WebSocket upgrade required"
+        case .unsupportedVersion: return "unsupported WebSocket version"
+        case .headerTooLarge: return "request header too large"
+        case .serviceUnavailable: return "too many connections"
+        }
+    }
+}
+
+/// A parsed HTTP/1.x request head (RFC 9112 §2–5). Names are stored lower-cased, values trimmed.
+public struct HTTPRequestHead: Sendable {
+    public var method: [UInt8]
+    public var target: [UInt8]
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    public var minorVersion: Int
+    public var headers: [(name: [UInt8], value: [UInt8])]
+
+    /// Parses a head at the start of `bytes`. Returns nil until the blank line arrives, then the
+    /// head and its length. Throws `.headerTooLarge` once `maxBytes` pass without one.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) throws(HandshakeError) -> (HTTPRequestHead, Int)? {
+        guard let end = findHeadEnd(bytes, limit: maxBytes) else {
+            if bytes.count >= maxBytes { throw .headerTooLarge }
+            return nil
+        }
+        var lines = LineCursor(bytes: bytes, end: end)
+        guard let requestLine = lines.next() else { throw .badRequest("empty request") }
+        var head = try parseRequestLine(requestLine)
+        while let line = lines.next() {
+            if line.isEmpty { break }
+            head.headers.append(try parseHeaderLine(line))
+        }
+        return (head, end)
+    }
+
+    /// Index just past the CRLFCRLF that ends the head, looked for only within `limit` bytes.
+    private static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+        let n = min(bytes.count, limit)
+        guard n >= 4 else { return nil }
+        var i = 3
+        while i < n {
+            if bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D { return i + 1 }
+            i += 1
+        }
+        return nil
+    }
+
+    private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HandshakeError) -> HTTPRequestHead {
+        let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .badRequest("malformed request line") }
+        guard parts[0].allSatisfy(isTokenByte) else { throw .badRequest("malformed method") }
+        let target = Array(parts[1])
+        // Origin-form only (RFC 9112 §3.2.1); no control bytes or spaces.
+        guard target[0] == UInt8(ascii: "/"), target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .badRequest("malformed request target")
+        }
+        let version = Array(parts[2])
+        let prefix: [UInt8] = Array("HTTP/1.".utf8)
+        guard version.count == 8, Array(version[0..<7]) == prefix, version[7] == UInt8(ascii: "0") || version[7] == UInt8(ascii: "1") else {
+            throw .badRequest("unsupported HTTP version")
+        }
+        return HTTPRequestHead(method: Array(parts[0]), target: target, minorVersion: Int(version[7] - UInt8(ascii: "0")), headers: [])
+    }
+
+    private static func parseHeaderLine(_ line: UnsafeRawBufferPointer) throws(HandshakeError) -> (name: [UInt8], value: [UInt8]) {
+        // RFC 9112 §5.2: obsolete line folding is rejected; §5.1: no whitespace before the colon.
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw .badRequest("malformed header line") }
+        let name = line[..<colon]
+        guard name.allSatisfy(isTokenByte) else { throw .badRequest("malformed header name") }
+        var value = line[(colon + 1)...]
+        while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
+        while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
+        guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw .badRequest("malformed header value") }
+        return (name.map(ASCII.lowercased), Array(value))
+    }
+
+    private static func isTokenByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            // tchar punctuation (RFC 9110 §5.6.2).
+            return "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    /// Values of every header line with this (lower-case) name, in order.
+    public func values(_ name: StaticString) -> [[UInt8]] {
+        let key = name.utf8Bytes
+        return headers.filter { $0.name.elementsEqual(key) }.map { $0.value }
+    }
+
+    /// The single value of a header, nil if absent; `.badRequest` if it appears more than once.
+    public func single(_ name: StaticString) throws(HandshakeError) -> [UInt8]? {
+        let all = values(name)
+        if all.count > 1 { throw .badRequest("duplicate header") }
+        return all.first
+    }
+
+    /// Whether a comma-separated header (any of its lines) lists `token`, case-insensitively.
+    public func hasToken(_ name: StaticString, _ token: StaticString) -> Bool {
+        let want = token.utf8Bytes
+        for value in values(name) {
+            for item in value.split(separator: UInt8(ascii: ",")) where ASCII.trimmed(item).lazy.map(ASCII.lowercased).elementsEqual(want) {
+                return true
+            }
+        }
+        return false
+    }
+
+    /// Whether the client asked to keep the connection open after this request (RFC 9112 §9.3).
+    public var keepAlive: Bool {
+        if hasToken("connection", "close") { return false }
+        return minorVersion >= 1 || hasToken("connection", "keep-alive")
+    }
+
+    /// The target's path without the query string.
+    public var path: ArraySlice<UInt8> {
+        if let q = target.firstIndex(of: UInt8(ascii: "?")) { return target[..<q] }
+        return target[...]
+    }
+}
+
+/// Iterates CRLF-terminated lines of a head.
+private struct LineCursor {
+    let bytes: UnsafeRawBufferPointer
+    let end: Int
+    var position = 0
+
+    mutating func next() -> UnsafeRawBufferPointer? {
+        guard position < end else { return nil }
+        var i = position
+        while i + 1 < end && !(bytes[i] == 0x0D && bytes[i + 1] == 0x0A) { i += 1 }
+        let line = UnsafeRawBufferPointer(rebasing: bytes[position..<i])
+        position = i + 2
+        return line
+    }
+}
+
+/// Byte-level ASCII helpers (no Unicode tables needed, so Embedded Swift stays small).
+public enum ASCII {
+    public static func lowercased(_ b: UInt8) -> UInt8 {
+        b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b + 32 : b
+    }
+
+    public static func trimmed<C: BidirectionalCollection>(_ bytes: C) -> C.SubSequence where C.Element == UInt8 {
+        var s = bytes[...]
+        while let f = s.first, f == 0x20 || f == 0x09 { s = s.dropFirst() }
+        while let l = s.last, l == 0x20 || l == 0x09 { s = s.dropLast() }
+        return s
+    }
+
+    public static func equalsIgnoringCase<C: Collection>(_ bytes: C, _ literal: StaticString) -> Bool where C.Element == UInt8 {
+        let want = literal.utf8Bytes
+        return bytes.lazy.map(lowercased).elementsEqual(want)
+    }
+}

@@ -1,0 +1,108 @@
+/// What a completed frame means to the connection.
+public enum AssemblerEvent: Equatable, Sendable {
+    /// A whole data message is in `MessageAssembler.message`.
+    case message(Opcode, compressed: Bool)
+    /// A ping; its payload is in `MessageAssembler.control`.
+    case ping
+    /// A pong (unsolicited pongs are allowed and ignored, RFC 6455 §5.5.3).
+    case pong
+    /// A close frame with its code (nil when the payload was empty); the reason is `closeReason`.
+    case close(CloseCode?)
+}
+
+/// Reassembles frames into messages and enforces the message-level rules of RFC 6455 §5.4–5.6:
+/// fragmentation order, control frames between fragments, UTF-8 of text (incrementally, so an
+/// invalid byte fails the connection before the message ends) and the message size limit
+/// (checked from frame headers, before any payload is buffered).
+public struct MessageAssembler {
+    public let maxMessageBytes: Int
+    /// Whether RSV1 marks a compressed message (permessage-deflate negotiated, RFC 7692 §6).
+    public var compressionNegotiated: Bool
+    /// The message being assembled; complete after a `.message` event.
+    public private(set) var message: [UInt8] = []
+    /// The current control frame's payload (at most 125 bytes).
+    public private(set) var control: [UInt8] = []
+
+    private var messageOpcode: Opcode? = nil
+    private var compressed = false
+    private var validatesUTF8 = false
+    private var utf8 = UTF8Validator()
+    private var frameIsControl = false
+    private var controlOpcode = Opcode.ping
+    private var frameFin = false
+
+    public init(maxMessageBytes: Int, compressionNegotiated: Bool = false) {
+        self.maxMessageBytes = maxMessageBytes
+        self.compressionNegotiated = compressionNegotiated
+    }
+
+    /// True while a fragmented message is open.
+    public var isInMessage: Bool { messageOpcode != nil }
+
+    public mutating func frameStart(_ header: FrameHeader) throws(ProtocolError) {
+        // RSV2/RSV3 are never defined here; RSV1 only by permessage-deflate.
+        if header.reservedBits & ~FrameHeader.rsv1 != 0 { throw .reservedBitsSet }
+        let rsv1 = header.reservedBits & FrameHeader.rsv1 != 0
+        if header.opcode.isControl {
+            // RFC 7692 §6.1: RSV1 is set only on the first frame of a data message.
+            if rsv1 { throw .reservedBitsSet }
+            frameIsControl = true
+            controlOpcode = header.opcode
+            control.removeAll(keepingCapacity: true)
+            return
+        }
+        frameIsControl = false
+        if header.opcode == .continuation {
+            // RFC 6455 §5.4: a continuation frame needs an open fragmented message.
+            guard messageOpcode != nil else { throw .unexpectedContinuation }
+            if rsv1 { throw .reservedBitsSet }
+        } else {
+            // RFC 6455 §5.4: fragments of one message are not interleaved with another.
+            guard messageOpcode == nil else { throw .expectedContinuation }
+            if rsv1 && !compressionNegotiated { throw .reservedBitsSet }
+            messageOpcode = header.opcode
+            compressed = rsv1
+            validatesUTF8 = header.opcode == .text && !rsv1
+            utf8 = UTF8Validator()
+            message.removeAll(keepingCapacity: true)
+        }
+        // Compare in 64 bits: a 2^63 length must neither overflow nor allocate.
+        if header.payloadLength > UInt64(maxMessageBytes - message.count) { throw .messageTooBig }
+        frameFin = header.fin
+    }
+
+    public mutating func payload(_ chunk: UnsafeRawBufferPointer) throws(ProtocolError) {
+        if frameIsControl {
+            control.append(contentsOf: chunk)
+            return
+        }
+        if validatesUTF8 && !utf8.consume(chunk) { throw .invalidUTF8 }
+        message.append(contentsOf: chunk)
+    }
+
+    /// Ends the current frame; returns an event when it completed a message or was a control frame.
+    public mutating func frameEnd() throws(ProtocolError) -> AssemblerEvent? {
+        if frameIsControl {
+            switch controlOpcode {
+            case .ping: return .ping
+            case .pong: return .pong
+            default: return .close(try ClosePayload.code(of: control))
+            }
+        }
+        guard frameFin, let opcode = messageOpcode else { return nil }
+        if validatesUTF8 && !utf8.isComplete { throw .invalidUTF8 }
+        messageOpcode = nil
+        return .message(opcode, compressed: compressed)
+    }
+
+    /// The reason bytes of the last close frame.
+    public var closeReason: ArraySlice<UInt8> { control.count > 2 ? control[2...] : [] }
+
+    /// Replaces the buffered message (e.g. with its inflated form).
+    public mutating func replaceMessage(with bytes: [UInt8]) { message = bytes }
+
+    /// Drops a large message buffer after use, so an idle connection does not keep its peak size.
+    public mutating func releaseMessage(keepingUpTo limit: Int) {
+        if message.capacity > limit { message = [] } else { message.removeAll(keepingCapacity: true) }
+    }
+}

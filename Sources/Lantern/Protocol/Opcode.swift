@@ -1,0 +1,12 @@
+/// A frame's opcode (RFC 6455 §5.2). Values 3–7 and 0xB–0xF are reserved and rejected.
+public enum Opcode: UInt8, Sendable {
+    case continuation = 0x0
+    case text = 0x1
+    case binary = 0x2
+    case connectionClose = 0x8
+    case ping = 0x9
+    case pong = 0xA
+
+    /// Control frames (opcode high bit set) carry no message data (RFC 6455 §5.5).
+    public var isControl: Bool { rawValue & 0x8 != 0 }
+}

@@ -1,0 +1,206 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One client, served start to end on its own thread: HTTP requests until an upgrade,
+/// then the WebSocket loop. All of the connection's I/O happens here; the protocol
+/// decisions come from the pure types in Protocol/.
+final class Connection {
+    private let socket: Socket
+    private let server: ServerContext
+    private let limits: Limits
+    private var buffer: ReadBuffer
+
+    init(socket: Socket, server: ServerContext) {
+        self.socket = socket
+        self.server = server
+        self.limits = server.configuration.limits
+        buffer = ReadBuffer(capacity: max(16 << 10, limits.maxHeaderBytes))
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Serves the connection until it ends, then closes the socket.
+    func run() {
+        socket.setNoDelay()
+        socket.setSendTimeout(milliseconds: limits.sendTimeoutMs)
+        serveHTTP()
+    }
+
+    // MARK: HTTP
+
+    private func serveHTTP() {
+        var deadline = MonotonicClock.nowMs() + limits.handshakeTimeoutMs
+        while true {
+            let parsed: (HTTPRequestHead, Int)?
+            do {
+                parsed = try HTTPRequestHead.parse(UnsafeRawBufferPointer(buffer.unread), maxBytes: limits.maxHeaderBytes)
+            } catch {
+                refuse(error, path: "-")
+                return
+            }
+            if let (head, length) = parsed {
+                buffer.consume(length)
+                if head.path.elementsEqual("/ws".utf8) {
+                    upgrade(head)
+                    return
+                }
+                let (response, keepOpen) = server.responder.respond(to: head)
+                server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
+                guard (try? socket.writeAll(response)) != nil else { socket.close(); return }
+                // A request body is never read, so the stream cannot be trusted after one.
+                if !keepOpen || hasBody(head) {
+                    socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+                    return
+                }
+                deadline = MonotonicClock.nowMs() + limits.keepAliveTimeoutMs
+                continue
+            }
+            let remaining = deadline - MonotonicClock.nowMs()
+            if remaining <= 0 {
+                server.log(.info, "http timeout peer=\(socket.peerDescription())")
+                socket.close()
+                return
+            }
+            socket.setReceiveTimeout(milliseconds: remaining)
+            do {
+                if try buffer.fill(from: socket) <= 0 { socket.close(); return }
+            } catch {
+                if !error.isTimeout { socket.close(); return }
+            }
+        }
+    }
+
+    private func refuse(_ error: HandshakeError, path: String) {
+        let bytes = HTTPResponse.plain(status: error.status, message: error.message) { r in
+            switch error {
+            case .unsupportedVersion: r.header("Sec-WebSocket-Version", "13")
+            case .upgradeRequired: r.header("Upgrade", "websocket")
+            case .methodNotAllowed: r.header("Allow", "GET")
+            case .serviceUnavailable: r.header("Retry-After", "5")
+            default: break
+            }
+        }
+        server.log(.info, "http refused \(path) \(error.status) \(text(error.message))")
+        _ = try? socket.writeAll(bytes)
+        socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+    }
+
+    private func hasBody(_ head: HTTPRequestHead) -> Bool {
+        if !head.values("transfer-encoding").isEmpty { return true }
+        return head.values("content-length").contains { !$0.allSatisfy { $0 == UInt8(ascii: "0") } }
+    }
+
+    // MARK: WebSocket
+
+    private func upgrade(_ head: HTTPRequestHead) {
+        let accept: [UInt8]
+        do {
+            accept = try Handshake.validate(head)
+        } catch {
+            refuse(error, path: "/ws")
+            return
+        }
+        var response = HTTPResponse(status: 101)
+        response.header("Upgrade", "websocket")
+        response.header("Connection", "Upgrade")
+        response.header("Sec-WebSocket-Accept", bytes: accept)
+        response.finish()
+        var bytes = response.bytes
+        let greeting = server.configuration.greeting
+        if !greeting.isEmpty {
+            // The greeting rides in the same write as the 101: one syscall, one packet.
+            bytes.append(contentsOf: FrameHeader(fin: true, opcode: .text, payloadLength: UInt64(greeting.count)).encoded)
+            bytes.append(contentsOf: greeting)
+        }
+        let handle = ConnectionHandle(id: server.nextID(), socket: socket)
+        let open = server.registry.add(handle)
+        server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
+        var code = CloseCode.abnormalClosure
+        if (try? handle.writeRaw(bytes)) != nil {
+            code = serveWebSocket(handle)
+        } else {
+            socket.close()
+        }
+        let left = server.registry.remove(handle)
+        server.log(.info, "ws-close id=\(handle.id) code=\(code.rawValue) open=\(left)")
+    }
+
+    /// The frame loop; returns the close code to log once the socket is closed.
+    private func serveWebSocket(_ handle: ConnectionHandle) -> CloseCode {
+        var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: 0, requireMask: true))
+        var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes)
+        var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
+        socket.setReceiveTimeout(milliseconds: heartbeat.nextWaitMs)
+        while true {
+            do throws(ProtocolError) {
+                while let (event, used) = try decoder.next(buffer.unread) {
+                    buffer.consume(used)
+                    switch event {
+                    case .frameStart(let header): try assembler.frameStart(header)
+                    case .payload(let chunk): try assembler.payload(UnsafeRawBufferPointer(chunk))
+                    case .frameEnd:
+                        guard let done = try assembler.frameEnd() else { continue }
+                        if let code = perform(done, &assembler, handle) { return code }
+                    }
+                }
+            } catch {
+                server.log(.info, "ws-fail id=\(handle.id) \(text(error.reason))")
+                _ = handle.sendClose(error.closeCode, reason: error.reason)
+                socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+                return error.closeCode
+            }
+            do {
+                if try buffer.fill(from: socket) <= 0 {
+                    socket.close()
+                    return handle.hasSentClose ? .goingAway : .abnormalClosure
+                }
+                heartbeat.heard(now: MonotonicClock.nowMs())
+            } catch {
+                guard error.isTimeout else { socket.close(); return .abnormalClosure }
+                switch heartbeat.timedOut(now: MonotonicClock.nowMs()) {
+                case .ping:
+                    guard (try? handle.send(.ping, [])) != nil else { socket.close(); return .abnormalClosure }
+                case .close:
+                    server.log(.info, "ws-idle id=\(handle.id)")
+                    _ = handle.sendClose(.goingAway, reason: "idle timeout")
+                    socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+                    return .goingAway
+                case .wait:
+                    break
+                }
+            }
+            socket.setReceiveTimeout(milliseconds: heartbeat.nextWaitMs)
+        }
+    }
+
+    /// Acts on one assembled event; returns a close code when the connection is over.
+    private func perform(_ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ handle: ConnectionHandle) -> CloseCode? {
+        switch event {
+        case .message(let opcode, _):
+            let sent = assembler.message.withUnsafeBytes { try? handle.send(opcode, $0) }
+            assembler.releaseMessage(keepingUpTo: 64 << 10)
+            if sent == nil { socket.close(); return .abnormalClosure }
+        case .ping:
+            // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
+            if (try? handle.send(.pong, assembler.control)) == nil { socket.close(); return .abnormalClosure }
+        case .pong:
+            break
+        case .close(let code):
+            // RFC 6455 §5.5.1: answer a close with a close (echoing the code), then end TCP.
+            if !handle.hasSentClose {
+                _ = try? handle.send(.connectionClose, ClosePayload.encode(code: code))
+            }
+            socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+            return code ?? .noStatusReceived
+        }
+        return nil
+    }
+
+    private func text<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 { String(decoding: bytes, as: UTF8.self) }
+    private func text(_ s: StaticString) -> String { String(decoding: s.utf8Bytes, as: UTF8.self) }
+
+    private func statusOf(_ response: [UInt8]) -> String {
+        response.count >= 12 ? text(response[9..<12]) : "?"
+    }
+}

@@ -1,0 +1,66 @@
+/// Builds HTTP/1.1 response heads as bytes.
+struct HTTPResponse {
+    private(set) var bytes: [UInt8] = []
+
+    init(status: Int) {
+        append("HTTP/1.1 ")
+        append(String(status))
+        append(" ")
+        append(HTTPResponse.reasonPhrase(status))
+        append("\r\n")
+    }
+
+    mutating func header(_ name: StaticString, _ value: StaticString) {
+        append(name); append(": "); append(value); append("\r\n")
+    }
+
+    mutating func header(_ name: StaticString, _ value: String) {
+        append(name); append(": "); append(value); append("\r\n")
+    }
+
+    mutating func header<C: Collection>(_ name: StaticString, bytes value: C) where C.Element == UInt8 {
+        append(name); append(": "); bytes.append(contentsOf: value); append("\r\n")
+    }
+
+    /// Ends the head; `body` (if any) follows it in the same buffer.
+    mutating func finish(body: UnsafeRawBufferPointer? = nil) {
+        append("\r\n")
+        if let body { bytes.append(contentsOf: body) }
+    }
+
+    /// A complete short plain-text response that closes the connection (errors).
+    static func plain(status: Int, message: StaticString, extraHeaders: (inout HTTPResponse) -> Void = { _ in }) -> [UInt8] {
+        var r = HTTPResponse(status: status)
+        r.header("Content-Type", "text/plain; charset=utf-8")
+        r.header("Content-Length", String(message.utf8CodeUnitCount + 1))
+        r.header("Connection", "close")
+        extraHeaders(&r)
+        r.append("\r\n")
+        r.append(message)
+        r.append("\n")
+        return r.bytes
+    }
+
+    private mutating func append(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    private mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
+
+    static func reasonPhrase(_ status: Int) -> StaticString {
+        switch status {
+        case 101: return "Switching Protocols"
+        case 200: return "OK"
+        case 302: return "Found"
+        case 304: return "Not Modified"
+        case 400: return "Bad Request"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 426: return "Upgrade Required"
+        case 431: return "Request Header Fields Too Large"
+        case 503: return "Service Unavailable"
+        default: return "Status"
+        }
+    }
+}

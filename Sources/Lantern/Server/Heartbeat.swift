@@ -1,0 +1,38 @@
+/// When to ping a silent peer and when to give up on it (pure: time is passed in).
+struct Heartbeat {
+    enum Action { case ping, close, wait }
+
+    private let pingIntervalMs: Int
+    private let idleTimeoutMs: Int
+    private var lastHeardMs: Int
+    private var lastPingMs: Int?
+
+    init(limits: Limits, now: Int) {
+        pingIntervalMs = limits.pingIntervalMs
+        idleTimeoutMs = limits.idleTimeoutMs
+        lastHeardMs = now
+    }
+
+    /// Anything arriving from the peer (data, pong, anything) proves it is alive.
+    mutating func heard(now: Int) {
+        lastHeardMs = now
+        lastPingMs = nil
+    }
+
+    /// How long the next read may block before `timedOut` must be consulted.
+    var nextWaitMs: Int {
+        guard pingIntervalMs > 0 else { return idleTimeoutMs }
+        if lastPingMs == nil { return pingIntervalMs }
+        return max(1, min(pingIntervalMs, idleTimeoutMs - pingIntervalMs))
+    }
+
+    mutating func timedOut(now: Int) -> Action {
+        let silent = now - lastHeardMs
+        if silent >= idleTimeoutMs { return .close }
+        if pingIntervalMs > 0 && silent >= pingIntervalMs && (lastPingMs.map { now - $0 >= pingIntervalMs } ?? true) {
+            lastPingMs = now
+            return .ping
+        }
+        return .wait
+    }
+}

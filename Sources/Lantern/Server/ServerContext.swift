@@ -1,0 +1,36 @@
+/// What every connection thread shares: configuration, the registry, the responder, the log.
+final class ServerContext: @unchecked Sendable {
+    let configuration: Configuration
+    let registry = Registry()
+    let responder = StaticResponder()
+    let log: Log
+    private let lock = Lock()
+    private var lastID = 0
+    /// Connections with a live thread (HTTP or WebSocket), for the connection cap.
+    private var activeCount = 0
+    private var stopping = false
+
+    init(configuration: Configuration) {
+        self.configuration = configuration
+        log = Log(level: configuration.logLevel)
+    }
+
+    func nextID() -> Int { lock.locked { lastID += 1; return lastID } }
+
+    /// Claims a connection slot; false when the cap is reached.
+    func claimSlot() -> Bool {
+        lock.locked {
+            guard activeCount < configuration.limits.maxConnections else { return false }
+            activeCount += 1
+            return true
+        }
+    }
+
+    func releaseSlot() { lock.locked { activeCount -= 1 } }
+
+    var active: Int { lock.locked { activeCount } }
+
+    var isStopping: Bool { lock.locked { stopping } }
+
+    func beginStopping() { lock.locked { stopping = true } }
+}

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A connected TCP socket. Every syscall goes through `Errno.retrying`.
+struct Socket: Sendable {
+    let fd: Int32
+
+    /// Reads into `buffer`; 0 means the peer closed its side. A receive timeout throws EAGAIN.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try Errno.retrying { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    }
+
+    /// Writes all of `first` then all of `second` (header + payload in one syscall when possible).
+    /// MSG_NOSIGNAL: a vanished peer is an EPIPE error, not a process-killing signal.
+    func writeAll(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(Errno) {
+        var a = first, b = second
+        while a.count + b.count > 0 {
+            var iov = (
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
+            )
+            let sent = try withUnsafeMutableBytes(of: &iov) { raw in
+                var msg = msghdr()
+                msg.msg_iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
+                msg.msg_iovlen = 2
+                return Result { () throws(Errno) -> Int in try Errno.retrying { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
+            }.get()
+            if sent >= a.count {
+                let rest = sent - a.count
+                a = UnsafeRawBufferPointer(start: nil, count: 0)
+                b = UnsafeRawBufferPointer(rebasing: b[rest...])
+            } else {
+                a = UnsafeRawBufferPointer(rebasing: a[sent...])
+            }
+        }
+    }
+
+    func writeAll(_ bytes: [UInt8]) throws(Errno) {
+        try bytes.withUnsafeBytes { p in Result { () throws(Errno) in try writeAll(p) } }.get()
+    }
+
+    /// Bounds how long a `read` blocks (0 = forever); a timeout surfaces as EAGAIN.
+    func setReceiveTimeout(milliseconds: Int) { setTimeout(SO_RCVTIMEO, milliseconds) }
+
+    /// Bounds how long a `write` may block on a peer that does not read.
+    func setSendTimeout(milliseconds: Int) { setTimeout(SO_SNDTIMEO, milliseconds) }
+
+    private func setTimeout(_ option: Int32, _ ms: Int) {
+        var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
+        _ = setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Small messages go out at once: no Nagle delay waiting for an ACK.
+    func setNoDelay() {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
+    func close() { _ = Glibc.close(fd) }
+
+    /// Closes after our last bytes have a chance to arrive: half-close, then drain what the peer
+    /// still sends (bounded) until it closes too. Closing with unread input would send a RST,
+    /// which can destroy a close frame still in flight to the peer.
+    func closeAfterDraining(timeoutMilliseconds: Int, maxBytes: Int = 1 << 20) {
+        shutdownWrite()
+        setReceiveTimeout(milliseconds: timeoutMilliseconds)
+        var drained = 0
+        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
+            while drained < maxBytes {
+                guard let n = try? read(into: scratch), n > 0 else { break }
+                drained += n
+            }
+        }
+        close()
+    }
+
+    /// "a.b.c.d:port" of the peer, for logs.
+    func peerDescription() -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
+        }
+        return ok ? SocketAddress.describe(storage) : "?"
+    }
+}

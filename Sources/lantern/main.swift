@@ -1,0 +1,21 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Lantern
+
+// Flags and environment -> Configuration -> Server; nothing else lives here.
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch CommandLineOptions.parse(arguments, environment: { name in getenv(name).map { String(cString: $0) } }) {
+case .run(let configuration):
+    exit(Server.run(configuration))
+case .help:
+    print(CommandLineOptions.usage, terminator: "")
+    exit(0)
+case .version:
+    print("lantern \(CommandLineOptions.version)")
+    exit(0)
+case .usageError(let message):
+    let text = "lantern: \(message)\n\n" + CommandLineOptions.usage
+    _ = text.withCString { write(2, $0, strlen($0)) }
+    exit(2)
+}
