@@ -13,7 +13,7 @@ public enum CommandLineOptions {
 
     struct Option: Sendable {
         let flag: String
-        let value: String  // placeholder shown in help; empty for switches
+        let value: String  // placeholder shown in help; empty for switches (which take no value)
         let help: String
         let apply: @Sendable (inout Configuration, String) -> Bool
 
@@ -58,6 +58,47 @@ public enum CommandLineOptions {
         Option(flag: "--send-timeout", value: "SECS", help: "close a peer that stops reading for this long [10]") { c, v in
             setMilliseconds(v, &c.limits.sendTimeoutMs)
         },
+ 
+        Option(flag: "--no-deflate", value: "", help: "never negotiate permessage-deflate") { c, _ in
+            c.deflate.enabled = false; return true
+        },
+        Option(flag: "--deflate-memory", value: "PRESET", help: "small|default|max: zlib memory per connection [default]") { c, v in
+            guard let p = DeflatePolicy.preset(v) else { return false }
+            c.deflate.sendMaxWindowBits = p.sendMaxWindowBits
+            c.deflate.memLevel = p.memLevel
+            c.deflate.requestReceiveMaxWindowBits = p.requestReceiveMaxWindowBits
+            c.deflate.sendNoContextTakeover = p.sendNoContextTakeover
+            c.deflate.requestReceiveNoContextTakeover = p.requestReceiveNoContextTakeover
+            return true
+        },
+        Option(flag: "--deflate-window-bits", value: "N", help: "our compressor's window, 9-15 [12]") { c, v in
+            setInt(v, min: 9, max: 15, &c.deflate.sendMaxWindowBits)
+        },
+        Option(flag: "--deflate-mem-level", value: "N", help: "our compressor's zlib memLevel, 1-9 [4]") { c, v in
+            setInt(v, min: 1, max: 9, &c.deflate.memLevel)
+        },
+        Option(flag: "--deflate-level", value: "N", help: "zlib compression level, 1-9 [1]") { c, v in
+            setInt(v, min: 1, max: 9, &c.deflate.level)
+        },
+        Option(flag: "--deflate-client-window-bits", value: "N|off", help: "ask clients that allow it for this window, 9-15 [12]") { c, v in
+            if v == "off" { c.deflate.requestReceiveMaxWindowBits = nil; return true }
+            var bits = 0
+            guard setInt(v, min: 9, max: 15, &bits) else { return false }
+            c.deflate.requestReceiveMaxWindowBits = bits
+            return true
+        },
+        Option(flag: "--deflate-server-no-context-takeover", value: "", help: "reset (and free) our compressor after each message") { c, _ in
+            c.deflate.sendNoContextTakeover = true; return true
+        },
+        Option(flag: "--deflate-client-no-context-takeover", value: "", help: "ask clients to reset theirs, so our inflater is freed too") { c, _ in
+            c.deflate.requestReceiveNoContextTakeover = true; return true
+        },
+        Option(flag: "--deflate-threshold", value: "BYTES", help: "send smaller messages uncompressed [64]") { c, v in
+            setInt(v, min: 0, &c.deflate.thresholdBytes)
+        },
+        Option(flag: "--deflate-budget", value: "BYTES", help: "process-wide zlib memory; beyond it send uncompressed [33554432]") { c, v in
+            setInt(v, min: 0, &c.deflate.budgetBytes)
+        },
         Option(flag: "--log-level", value: "LEVEL", help: "error|warn|info|debug [info]") { c, v in
             switch v {
             case "error": c.logLevel = .error
@@ -74,7 +115,15 @@ public enum CommandLineOptions {
     public static func parse(_ arguments: [String], environment: (String) -> String?) -> CommandLineRequest {
         var config = Configuration()
         for option in options {
-            if let value = environment(option.environmentName), !option.apply(&config, value) {
+            guard let value = environment(option.environmentName) else { continue }
+            if option.value.isEmpty {
+                // Switches: LANTERN_NO_DEFLATE=1 turns one on, 0 leaves it off.
+                switch value {
+                case "1", "true", "yes": _ = option.apply(&config, "")
+                case "0", "false", "no", "": break
+                default: return .usageError("invalid value for \(option.environmentName): \(value)")
+                }
+            } else if !option.apply(&config, value) {
                 return .usageError("invalid value for \(option.environmentName): \(value)")
             }
         }
@@ -91,7 +140,10 @@ public enum CommandLineOptions {
             }
             guard let option = options.first(where: { $0.flag == arg }) else { return .usageError("unknown option \(arg)") }
             let value: String
-            if let inlineValue {
+            if option.value.isEmpty {
+                if inlineValue != nil { return .usageError("\(arg) takes no value") }
+                value = ""
+            } else if let inlineValue {
                 value = inlineValue
             } else {
                 guard i < arguments.count else { return .usageError("\(arg) needs a value") }
@@ -112,6 +164,7 @@ public enum CommandLineOptions {
         for option in options {
             var left = "  " + option.flag
             if !option.value.isEmpty { left += " " + option.value }
+            if left.utf8.count >= 30 { left += "\n" + String(repeating: " ", count: 30) }
             while left.utf8.count < 30 { left += " " }
             text += left + option.help + "\n" + String(repeating: " ", count: 30) + option.environmentName + "\n"
         }
@@ -119,8 +172,8 @@ public enum CommandLineOptions {
         return text
     }
 
-    private static func setInt(_ text: String, min: Int, _ target: inout Int) -> Bool {
-        guard let v = Int(text), v >= min else { return false }
+    private static func setInt(_ text: String, min: Int, max: Int = Int.max, _ target: inout Int) -> Bool {
+        guard let v = Int(text), v >= min, v <= max else { return false }
         target = v
         return true
     }

@@ -6,6 +6,7 @@ public struct Configuration: Sendable {
     public var greeting: [UInt8] = Array("Welcome to simple echo server".utf8)
     public var limits = Limits()
     public var logLevel = LogLevel.info
+    public var deflate = DeflatePolicy()
 
     public init() {}
 }

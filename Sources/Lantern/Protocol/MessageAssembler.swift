@@ -36,6 +36,13 @@ public struct MessageAssembler {
         self.compressionNegotiated = compressionNegotiated
     }
 
+    /// Most bytes a message may take on the wire. Deflate can expand incompressible data a
+    /// little (stored blocks), so a compressed message gets some slack; its inflated size is
+    /// held to `maxMessageBytes` by the decompressor.
+    private var wireLimit: Int {
+        compressed ? maxMessageBytes + maxMessageBytes / 64 + 1024 : maxMessageBytes
+    }
+
     /// True while a fragmented message is open.
     public var isInMessage: Bool { messageOpcode != nil }
 
@@ -67,7 +74,7 @@ public struct MessageAssembler {
             message.removeAll(keepingCapacity: true)
         }
         // Compare in 64 bits: a 2^63 length must neither overflow nor allocate.
-        if header.payloadLength > UInt64(maxMessageBytes - message.count) { throw .messageTooBig }
+        if header.payloadLength > UInt64(wireLimit - message.count) { throw .messageTooBig }
         frameFin = header.fin
     }
 

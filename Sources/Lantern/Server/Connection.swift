@@ -101,10 +101,13 @@ final class Connection {
             refuse(error, path: "/ws")
             return
         }
+        let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))
+        let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate)
         var response = HTTPResponse(status: 101)
         response.header("Upgrade", "websocket")
         response.header("Connection", "Upgrade")
         response.header("Sec-WebSocket-Accept", bytes: accept)
+        if let agreed { response.header("Sec-WebSocket-Extensions", bytes: agreed.response) }
         response.finish()
         var bytes = response.bytes
         let greeting = server.configuration.greeting
@@ -117,8 +120,9 @@ final class Connection {
         let open = server.registry.add(handle)
         server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
         var code = CloseCode.abnormalClosure
+        let deflate = agreed.map { PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: server.deflateBudget) }
         if (try? handle.writeRaw(bytes)) != nil {
-            code = serveWebSocket(handle)
+            code = serveWebSocket(handle, deflate)
         } else {
             socket.close()
         }
@@ -127,9 +131,10 @@ final class Connection {
     }
 
     /// The frame loop; returns the close code to log once the socket is closed.
-    private func serveWebSocket(_ handle: ConnectionHandle) -> CloseCode {
-        var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: 0, requireMask: true))
-        var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes)
+    private func serveWebSocket(_ handle: ConnectionHandle, _ deflate: PerMessageDeflate?) -> CloseCode {
+        let compression = deflate != nil
+        var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
+        var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
         var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
         socket.setReceiveTimeout(milliseconds: heartbeat.nextWaitMs)
         while true {
@@ -141,7 +146,7 @@ final class Connection {
                     case .payload(let chunk): try assembler.payload(UnsafeRawBufferPointer(chunk))
                     case .frameEnd:
                         guard let done = try assembler.frameEnd() else { continue }
-                        if let code = perform(done, &assembler, handle) { return code }
+                        if let code = try perform(done, &assembler, handle, deflate) { return code }
                     }
                 }
             } catch {
@@ -175,11 +180,21 @@ final class Connection {
     }
 
     /// Acts on one assembled event; returns a close code when the connection is over.
-    private func perform(_ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ handle: ConnectionHandle) -> CloseCode? {
+    private func perform(
+        _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ handle: ConnectionHandle, _ deflate: PerMessageDeflate?
+    ) throws(ProtocolError) -> CloseCode? {
         switch event {
-        case .message(let opcode, _):
-            let sent = assembler.message.withUnsafeBytes { try? handle.send(opcode, $0) }
+        case .message(let opcode, let compressed):
+            var sent: Bool?
+            if compressed, let deflate {
+                let plain = try deflate.inflate(assembler.message, isText: opcode == .text, limit: limits.maxMessageBytes)
+                sent = echo(opcode, plain, handle, deflate)
+                deflate.recycle(plain)
+            } else {
+                sent = echo(opcode, assembler.message, handle, deflate)
+            }
             assembler.releaseMessage(keepingUpTo: 64 << 10)
+            deflate?.releaseLargeBuffers()
             if sent == nil { socket.close(); return .abnormalClosure }
         case .ping:
             // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
@@ -195,6 +210,17 @@ final class Connection {
             return code ?? .noStatusReceived
         }
         return nil
+    }
+
+    /// Sends a message back, compressed when negotiated and worth it; nil when the write failed.
+    private func echo(_ opcode: Opcode, _ payload: [UInt8], _ handle: ConnectionHandle, _ deflate: PerMessageDeflate?) -> Bool? {
+        payload.withUnsafeBytes { plain in
+            if let deflate, deflate.deflate(plain) {
+                // RFC 7692 §6: RSV1 on the (only) frame marks the message as compressed.
+                return deflate.compressed.withUnsafeBytes { try? handle.send(opcode, $0, reservedBits: FrameHeader.rsv1) }
+            }
+            return try? handle.send(opcode, plain)
+        }
     }
 
     private func text<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 { String(decoding: bytes, as: UTF8.self) }

@@ -4,6 +4,7 @@ final class ServerContext: @unchecked Sendable {
     let registry = Registry()
     let responder = StaticResponder()
     let log: Log
+    let deflateBudget: DeflateBudget
     private let lock = Lock()
     private var lastID = 0
     /// Connections with a live thread (HTTP or WebSocket), for the connection cap.
@@ -13,6 +14,7 @@ final class ServerContext: @unchecked Sendable {
     init(configuration: Configuration) {
         self.configuration = configuration
         log = Log(level: configuration.logLevel)
+        deflateBudget = DeflateBudget(limitBytes: configuration.deflate.budgetBytes)
     }
 
     func nextID() -> Int { lock.locked { lastID += 1; return lastID } }

@@ -1,0 +1,52 @@
+import CZlib
+
+/// A raw-deflate compressor producing permessage-deflate payloads (RFC 7692 §7.2.1).
+final class Compressor {
+    private var stream = z_stream()
+    private let ok: Bool
+
+    /// zlib's own bound for one stream's memory, to ask the budget before allocating.
+    static func estimatedBytes(windowBits: Int, memLevel: Int) -> Int {
+        (1 << (windowBits + 2)) + (1 << (memLevel + 9)) + 6 << 10
+    }
+
+    init?(windowBits: Int, memLevel: Int, level: Int, budget: DeflateBudget) {
+        budget.attach(to: &stream)
+        // Negative window bits: raw deflate, no zlib header or trailer (§7.2.1).
+        ok = lantern_deflateInit2(&stream, Int32(level), -Int32(windowBits), Int32(memLevel)) == Z_OK
+        if !ok { return nil }
+    }
+
+    deinit { if ok { deflateEnd(&stream) } }
+
+    /// Compresses a whole message; the result lacks the trailing 00 00 FF FF (§7.2.1 step 2).
+    func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
+        output.removeAll(keepingCapacity: true)
+        var produced = 0
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        var capacity = Int(deflateBound(&stream, uLong(input.count))) + 16
+        while true {
+            if output.count < capacity { output.append(contentsOf: repeatElement(0, count: capacity - output.count)) }
+            let status = output.withUnsafeMutableBytes { out -> Int32 in
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
+                stream.avail_out = uInt(out.count - produced)
+                let r = deflate(&stream, Z_SYNC_FLUSH)
+                produced = out.count - Int(stream.avail_out)
+                return r
+            }
+            if status != Z_OK && status != Z_BUF_ERROR { return false }
+            // Done once all input is consumed and the flush fit (room left over).
+            if stream.avail_in == 0 && stream.avail_out > 0 { break }
+            capacity *= 2
+        }
+        output.removeLast(output.count - produced)
+        if output.count >= 4 && output[output.count - 4] == 0 && output[output.count - 3] == 0
+            && output[output.count - 2] == 0xFF && output[output.count - 1] == 0xFF {
+            output.removeLast(4)
+        }
+        return true
+    }
+
+    func reset() { deflateReset(&stream) }
+}

@@ -1,0 +1,71 @@
+import CZlib
+
+/// A raw-inflate decompressor for permessage-deflate payloads (RFC 7692 §7.2.2),
+/// with the output capped while it runs so a small bomb cannot allocate much.
+final class Decompressor {
+    private var stream = z_stream()
+    private let ok: Bool
+    private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
+
+    init?(windowBits: Int, budget: DeflateBudget) {
+        budget.attach(to: &stream)
+        ok = lantern_inflateInit2(&stream, -Int32(windowBits)) == Z_OK
+        if !ok { return nil }
+    }
+
+    deinit { if ok { inflateEnd(&stream) } }
+
+    /// Inflates a whole message (its 00 00 FF FF tail re-appended, §7.2.2) into `output`,
+    /// passing each produced chunk to `inspect` (UTF-8 validation as it goes).
+    /// Throws `.messageTooBig` as soon as the output would pass `limit`.
+    func decompress(
+        _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8],
+        inspect: (UnsafeRawBufferPointer) -> Bool
+    ) throws(ProtocolError) {
+        output.removeAll(keepingCapacity: true)
+        try feed(input, limit: limit, into: &output, inspect: inspect)
+        try Decompressor.tail.withUnsafeBytes { t in
+            Result { () throws(ProtocolError) in try feed(t, limit: limit, into: &output, inspect: inspect) }
+        }.get()
+    }
+
+    private func feed(
+        _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8],
+        inspect: (UnsafeRawBufferPointer) -> Bool
+    ) throws(ProtocolError) {
+        guard input.count > 0 else { return }
+        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
+        stream.avail_in = uInt(input.count)
+        while true {
+            let start = output.count
+            // Grow in steps bounded by what the limit still allows (+1 byte to detect overflow).
+            let room = min(max(16 << 10, start), limit - start + 1)
+            output.append(contentsOf: repeatElement(0, count: room))
+            let (status, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
+                stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + start
+                stream.avail_out = uInt(room)
+                let r = inflate(&stream, Z_SYNC_FLUSH)
+                return (r, room - Int(stream.avail_out))
+            }
+            output.removeLast(room - produced)
+            if output.count > limit { throw .messageTooBig }
+            if produced > 0 {
+                let valid = output.withUnsafeBytes { inspect(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                if !valid { throw .invalidUTF8 }
+            }
+            switch status {
+            case Z_OK, Z_BUF_ERROR:
+                break
+            case Z_STREAM_END:
+                // A final block ends the deflate stream; later data starts a new one.
+                inflateReset(&stream)
+            default:
+                throw .compressionError
+            }
+            if stream.avail_in == 0 && stream.avail_out > 0 { return }
+            if status == Z_BUF_ERROR && produced == 0 && stream.avail_in > 0 { throw .compressionError }
+        }
+    }
+
+    func reset() { inflateReset(&stream) }
+}

@@ -1,0 +1,74 @@
+/// One connection's permessage-deflate state (RFC 7692). zlib streams are created only when a
+/// compressed message actually flows, and freed right after it when no context is kept, so an
+/// idle connection costs nothing extra.
+final class PerMessageDeflate {
+    let parameters: DeflateParameters
+    private let policy: DeflatePolicy
+    private let budget: DeflateBudget
+    private var compressor: Compressor?
+    private var decompressor: Decompressor?
+    /// Reused output buffers (kept only while small).
+    private var inflated: [UInt8] = []
+
+    init(parameters: DeflateParameters, policy: DeflatePolicy, budget: DeflateBudget) {
+        self.parameters = parameters
+        self.policy = policy
+        self.budget = budget
+    }
+
+    /// Inflates a received message; UTF-8 of text is validated on the inflated bytes as they appear.
+    /// The returned buffer is valid until the next call.
+    func inflate(_ message: [UInt8], isText: Bool, limit: Int) throws(ProtocolError) -> [UInt8] {
+        if decompressor == nil {
+            decompressor = Decompressor(windowBits: parameters.receiveWindowBits, budget: budget)
+        }
+        guard let decompressor else { throw .compressionError }
+        var utf8 = UTF8Validator()
+        var output = inflated
+        inflated = []
+        defer {
+            if parameters.receiveNoContextTakeover { self.decompressor = nil }
+        }
+        let result = message.withUnsafeBytes { input in
+            Result { () throws(ProtocolError) in
+                try decompressor.decompress(input, limit: limit, into: &output) { chunk in !isText || utf8.consume(chunk) }
+            }
+        }
+        if case .failure(let error) = result {
+            self.decompressor = nil  // its state is undefined after a failure
+            throw error
+        }
+        if isText && !utf8.isComplete { throw .invalidUTF8 }
+        return output
+    }
+
+    /// Hands back the buffer `inflate` returned so its memory is reused (if not too large).
+    func recycle(_ buffer: [UInt8]) {
+        if buffer.capacity <= 64 << 10 { inflated = buffer }
+    }
+
+    /// The last output of `deflate`.
+    private(set) var compressed: [UInt8] = []
+
+    /// Compresses an outgoing message into `compressed`; false means "send it uncompressed"
+    /// (too small, window 8, over budget, or zlib failed).
+    func deflate(_ payload: UnsafeRawBufferPointer) -> Bool {
+        guard payload.count >= policy.thresholdBytes, parameters.sendMaxWindowBits >= 9 else { return false }
+        if compressor == nil {
+            let window = parameters.sendMaxWindowBits
+            guard budget.canAfford(Compressor.estimatedBytes(windowBits: window, memLevel: policy.memLevel)) else { return false }
+            compressor = Compressor(windowBits: window, memLevel: policy.memLevel, level: policy.level, budget: budget)
+        }
+        guard let compressor else { return false }
+        let ok = compressor.compress(payload, into: &compressed)
+        if !ok || parameters.sendNoContextTakeover {
+            self.compressor = nil
+        }
+        return ok
+    }
+
+    /// Drops buffers grown by a large message.
+    func releaseLargeBuffers() {
+        if compressed.capacity > 64 << 10 { compressed = [] }
+    }
+}
