@@ -9,15 +9,16 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         .target(
             name: "Lantern",
-            dependencies: ["CZlib"],
+            dependencies: ["CZlib", "CSystem"],
             path: "Sources/Lantern",
             plugins: ["EmbedAssets"]
         ),
         .executableTarget(name: "lantern", dependencies: ["Lantern"], path: "Sources/lantern"),
         // Build-time only: turns every file of Web/ into Swift source.
-        .executableTarget(name: "EmbedTool", path: "tools/EmbedTool"),
+        .executableTarget(name: "EmbedTool", dependencies: ["CZlib"], path: "tools/EmbedTool"),
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedTool"], path: "tools/EmbedAssets"),
         .testTarget(name: "LanternTests", dependencies: ["Lantern"]),
         .testTarget(name: "IntegrationTests", dependencies: ["lantern"]),

@@ -178,16 +178,20 @@ public enum CommandLineOptions {
         return true
     }
 
-    /// Seconds with an optional fraction ("30", "0.5") into milliseconds.
+    /// Seconds with up to three decimals ("30", "0.5", "0.125") into milliseconds.
+    /// Digits only: no sign, no exponent, at most 9 whole digits so the product cannot overflow.
     private static func setMilliseconds(_ text: String, _ target: inout Int) -> Bool {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = Int(parts[0].isEmpty ? "0" : String(parts[0])), whole >= 0 else { return false }
-        var ms = whole * 1000
+        let parts = Array(text.utf8).split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        let isDigits = { (p: ArraySlice<UInt8>) in p.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
+        // ".25" is fine, "" and "." are not.
+        guard parts.count <= 2, let whole = parts.first, whole.count <= 9, isDigits(whole),
+              !whole.isEmpty || parts.count == 2 else { return false }
+        var ms = whole.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } * 1000
         if parts.count == 2 {
-            let frac = parts[1].prefix(3)
-            guard !frac.isEmpty, let f = Int(String(frac)) else { return false }
-            var scaled = f
-            for _ in frac.count..<3 { scaled *= 10 }
+            let fraction = parts[1]
+            guard (1...3).contains(fraction.count), isDigits(fraction) else { return false }
+            var scaled = fraction.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            for _ in fraction.count..<3 { scaled *= 10 }
             ms += scaled
         }
         target = ms

@@ -41,6 +41,21 @@ struct HTTPResponse {
         return r.bytes
     }
 
+    /// A 404 that leaves a keep-alive connection open (a missing favicon must not cost the page
+    /// its connection); no body after HEAD (RFC 9110 §9.3.2).
+    static func notFound(isHead: Bool, keepAlive: Bool) -> [UInt8] {
+        let message: StaticString = "not found\n"
+        var r = HTTPResponse(status: 404)
+        r.header("Content-Type", "text/plain; charset=utf-8")
+        r.header("Content-Length", String(message.utf8CodeUnitCount))
+        r.header("Cache-Control", "no-cache")
+        r.header("X-Content-Type-Options", "nosniff")
+        if !keepAlive { r.header("Connection", "close") }
+        r.append("\r\n")
+        if !isHead { r.append(message) }
+        return r.bytes
+    }
+
     private mutating func append(_ s: StaticString) {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }

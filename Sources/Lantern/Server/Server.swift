@@ -1,12 +1,14 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// The accept loop, thread spawning and signal handling.
 public enum Server {
     /// Runs until SIGTERM/SIGINT; returns the process exit status.
     public static func run(_ configuration: Configuration) -> Int32 {
         prepareSignals()
+        lantern_limit_malloc_arenas(2)
         let context = ServerContext(configuration: configuration)
         let listener: Listener
         do {
@@ -130,7 +132,10 @@ private final class ConnectionThread {
 private func connectionThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let box = Unmanaged<ConnectionThread>.fromOpaque(argument!).takeRetainedValue()
     box.connection.run()
-    box.context.releaseSlot()
+    if box.context.releaseSlot() == 0 {
+        // The last connection left: hand freed arenas back to the system instead of keeping peaks.
+        lantern_malloc_trim()
+    }
     return nil
 }
 

@@ -28,7 +28,9 @@ final class ServerContext: @unchecked Sendable {
         }
     }
 
-    func releaseSlot() { lock.locked { activeCount -= 1 } }
+    /// Frees a slot; returns how many stay active.
+    @discardableResult
+    func releaseSlot() -> Int { lock.locked { activeCount -= 1; return activeCount } }
 
     var active: Int { lock.locked { activeCount } }
 

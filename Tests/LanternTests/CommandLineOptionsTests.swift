@@ -1,0 +1,250 @@
+import Testing
+@testable import Lantern
+
+/// The configuration's fields as strings, so a test can say which one it expects to change.
+func fields(_ c: Configuration) -> [String: String] {
+    [
+        "host": c.host,
+        "port": "\(c.port)",
+        "greeting": String(decoding: c.greeting, as: UTF8.self),
+        "maxMessageBytes": "\(c.limits.maxMessageBytes)",
+        "maxHeaderBytes": "\(c.limits.maxHeaderBytes)",
+        "maxConnections": "\(c.limits.maxConnections)",
+        "handshakeTimeoutMs": "\(c.limits.handshakeTimeoutMs)",
+        "pingIntervalMs": "\(c.limits.pingIntervalMs)",
+        "idleTimeoutMs": "\(c.limits.idleTimeoutMs)",
+        "sendTimeoutMs": "\(c.limits.sendTimeoutMs)",
+        "keepAliveTimeoutMs": "\(c.limits.keepAliveTimeoutMs)",
+        "closeTimeoutMs": "\(c.limits.closeTimeoutMs)",
+        "logLevel": "\(c.logLevel)",
+    ]
+}
+
+/// Parses with an environment given as a dictionary.
+func parseCommandLine(_ args: [String], _ env: [String: String] = [:]) -> CommandLineRequest {
+    CommandLineOptions.parse(args, environment: { env[$0] })
+}
+
+/// The configuration of a `.run` result, or nil (recording an issue) for anything else.
+func runConfiguration(_ request: CommandLineRequest, sourceLocation: SourceLocation = #_sourceLocation) -> Configuration? {
+    if case .run(let c) = request { return c }
+    Issue.record("expected .run, got \(request)", sourceLocation: sourceLocation)
+    return nil
+}
+
+func isUsageError(_ request: CommandLineRequest) -> Bool {
+    if case .usageError(let message) = request { return !message.isEmpty }
+    return false
+}
+
+/// Fields that differ from the defaults.
+func changedFields(_ c: Configuration) -> [String: String] {
+    let defaults = fields(Configuration())
+    return fields(c).filter { defaults[$0.key] != $0.value }
+}
+
+@Suite("CommandLineOptions")
+struct CommandLineOptionsTests {
+    @Test("no flags and no environment give the documented defaults")
+    func defaults() throws {
+        let c = try #require(runConfiguration(parseCommandLine([])))
+        #expect(c.host == "0.0.0.0")
+        #expect(c.port == 8080)
+        #expect(String(decoding: c.greeting, as: UTF8.self) == "Welcome to simple echo server")
+        #expect(c.limits.maxMessageBytes == 1_048_576)
+        #expect(c.limits.maxHeaderBytes == 8192)
+        #expect(c.limits.maxConnections == 256)
+        #expect(c.limits.handshakeTimeoutMs == 5_000)
+        #expect(c.limits.pingIntervalMs == 30_000)
+        #expect(c.limits.idleTimeoutMs == 60_000)
+        #expect(c.limits.sendTimeoutMs == 10_000)
+        #expect(c.logLevel == .info)
+        // Unrelated environment variables are ignored.
+        #expect(runConfiguration(parseCommandLine([], ["PORT": "1", "LANTERN": "x", "LANTERN_NOPE": "y"])).map(changedFields) == [:])
+    }
+
+    @Test("each flag, separate and with =", arguments: [
+        ("--host", "127.0.0.1", "host", "127.0.0.1"),
+        ("--host", "::1", "host", "::1"),
+        ("--port", "9000", "port", "9000"),
+        ("--port", "0", "port", "0"),
+        ("--port", "65535", "port", "65535"),
+        ("--greeting", "hi there", "greeting", "hi there"),
+        ("--greeting", "", "greeting", ""),
+        ("--greeting", "a=b", "greeting", "a=b"),
+        ("--max-message-bytes", "1", "maxMessageBytes", "1"),
+        ("--max-message-bytes", "16777216", "maxMessageBytes", "16777216"),
+        ("--max-header-bytes", "256", "maxHeaderBytes", "256"),
+        ("--max-header-bytes", "65536", "maxHeaderBytes", "65536"),
+        ("--max-connections", "1", "maxConnections", "1"),
+        ("--handshake-timeout", "2", "handshakeTimeoutMs", "2000"),
+        ("--handshake-timeout", "0.5", "handshakeTimeoutMs", "500"),
+        ("--handshake-timeout", ".25", "handshakeTimeoutMs", "250"),
+        ("--handshake-timeout", "1.05", "handshakeTimeoutMs", "1050"),
+        ("--handshake-timeout", "0.001", "handshakeTimeoutMs", "1"),
+        ("--ping-interval", "0", "pingIntervalMs", "0"),
+        ("--ping-interval", "10", "pingIntervalMs", "10000"),
+        ("--idle-timeout", "120", "idleTimeoutMs", "120000"),
+        ("--send-timeout", "3.5", "sendTimeoutMs", "3500"),
+        ("--log-level", "error", "logLevel", "error"),
+        ("--log-level", "warn", "logLevel", "warn"),
+        ("--log-level", "debug", "logLevel", "debug"),
+    ] as [(String, String, String, String)])
+    func eachFlag(flag: String, value: String, field: String, expected: String) throws {
+        for args in [[flag, value], ["\(flag)=\(value)"]] {
+            let c = try #require(runConfiguration(parseCommandLine(args)), "\(args)")
+            #expect(fields(c)[field] == expected, "\(args)")
+            // Nothing else changed.
+            #expect(changedFields(c).keys.allSatisfy { $0 == field }, "\(args): \(changedFields(c))")
+        }
+    }
+
+    @Test("--port=0 asks for any free port")
+    func portZero() throws {
+        let c = try #require(runConfiguration(parseCommandLine(["--port=0"])))
+        #expect(c.port == 0)
+    }
+
+    @Test("several flags together, the last of a repeated flag wins")
+    func several() throws {
+        let c = try #require(runConfiguration(parseCommandLine(["--port", "1", "--host=127.0.0.1", "--port=2", "--log-level", "warn"])))
+        #expect(c.port == 2 && c.host == "127.0.0.1" && c.logLevel == .warn)
+    }
+
+    @Test("environment variables are read", arguments: [
+        ("LANTERN_PORT", "9001", "port", "9001"),
+        ("LANTERN_HOST", "127.0.0.1", "host", "127.0.0.1"),
+        ("LANTERN_GREETING", "", "greeting", ""),
+        ("LANTERN_MAX_MESSAGE_BYTES", "4096", "maxMessageBytes", "4096"),
+        ("LANTERN_MAX_HEADER_BYTES", "1024", "maxHeaderBytes", "1024"),
+        ("LANTERN_MAX_CONNECTIONS", "8", "maxConnections", "8"),
+        ("LANTERN_HANDSHAKE_TIMEOUT", "1", "handshakeTimeoutMs", "1000"),
+        ("LANTERN_PING_INTERVAL", "5", "pingIntervalMs", "5000"),
+        ("LANTERN_IDLE_TIMEOUT", "90", "idleTimeoutMs", "90000"),
+        ("LANTERN_SEND_TIMEOUT", "2", "sendTimeoutMs", "2000"),
+        ("LANTERN_LOG_LEVEL", "debug", "logLevel", "debug"),
+    ] as [(String, String, String, String)])
+    func environment(name: String, value: String, field: String, expected: String) throws {
+        let c = try #require(runConfiguration(parseCommandLine([], [name: value])))
+        #expect(fields(c)[field] == expected)
+        #expect(changedFields(c).keys.allSatisfy { $0 == field })
+    }
+
+    @Test("a flag wins over the environment")
+    func flagWins() throws {
+        let env = ["LANTERN_PORT": "9001", "LANTERN_LOG_LEVEL": "debug"]
+        let c = try #require(runConfiguration(parseCommandLine(["--port", "9002"], env)))
+        #expect(c.port == 9002)
+        #expect(c.logLevel == .debug)
+        let d = try #require(runConfiguration(parseCommandLine(["--port=0"], env)))
+        #expect(d.port == 0)
+    }
+
+    @Test("a bad environment value is a usage error", arguments: [
+        ("LANTERN_PORT", "http"), ("LANTERN_PORT", "70000"), ("LANTERN_MAX_MESSAGE_BYTES", "0"), ("LANTERN_LOG_LEVEL", "loud"),
+        ("LANTERN_HOST", ""), ("LANTERN_IDLE_TIMEOUT", "x"),
+    ] as [(String, String)])
+    func badEnvironment(name: String, value: String) {
+        let result = parseCommandLine([], [name: value])
+        #expect(isUsageError(result), "\(result)")
+        if case .usageError(let message) = result { #expect(message.contains(name)) }
+    }
+
+    @Test("unknown flags and arguments", arguments: [["--nope"], ["-p", "80"], ["port"], ["--port-number=1"], ["--PORT", "1"], ["--"], ["-"], ["--=1"]])
+    func unknown(args: [String]) {
+        let result = parseCommandLine(args)
+        #expect(isUsageError(result), "\(args): \(result)")
+    }
+
+    @Test("a flag without its value", arguments: ["--port", "--host", "--greeting", "--log-level", "--idle-timeout"])
+    func missingValue(flag: String) {
+        #expect(isUsageError(parseCommandLine([flag])))
+        #expect(isUsageError(parseCommandLine(["--log-level", "info", flag])))
+    }
+
+    @Test("bad values", arguments: [
+        ("--port", "65536"), ("--port", "-1"), ("--port", "http"), ("--port", ""), ("--port", "80.5"), ("--port", " 80"),
+        ("--host", ""),
+        ("--max-message-bytes", "0"), ("--max-message-bytes", "-5"), ("--max-message-bytes", "1.5"), ("--max-message-bytes", "1k"),
+        ("--max-message-bytes", "99999999999999999999999"),
+        ("--max-header-bytes", "255"), ("--max-header-bytes", "0"),
+        ("--max-connections", "0"), ("--max-connections", "many"),
+        ("--handshake-timeout", "abc"), ("--handshake-timeout", "-1"), ("--handshake-timeout", "1."), ("--handshake-timeout", ""),
+        ("--handshake-timeout", "1.2.3"), ("--handshake-timeout", "."), ("--handshake-timeout", "1s"),
+        ("--send-timeout", "0.x"),
+        ("--log-level", "verbose"), ("--log-level", "INFO"), ("--log-level", ""),
+    ] as [(String, String)])
+    func badValues(flag: String, value: String) {
+        for args in [[flag, value], ["\(flag)=\(value)"]] {
+            let result = parseCommandLine(args)
+            #expect(isUsageError(result), "\(args): \(result)")
+        }
+    }
+
+    /// Durations are unsigned decimals: "0.-5" must not become -50 ms, nor "-0.5" become +500 ms.
+    @Test("signed durations are refused", arguments: [
+        ("--ping-interval", "0.-5"), ("--handshake-timeout", "0.-5"), ("--send-timeout", "1.-5"), ("--idle-timeout", "100.+5"),
+        ("--ping-interval", "-0.5"),
+    ] as [(String, String)])
+    func signedFractions(flag: String, value: String) {
+        let result = parseCommandLine([flag, value])
+        #expect(isUsageError(result), "\(flag) \(value) gave \(result)")
+    }
+
+    /// A fraction of more than three digits must be digits too ("1.234x" is not 1.234 s).
+    @Test("trailing garbage after three fraction digits is refused", arguments: ["1.234x", "1.5000000s"])
+    func fractionGarbage(value: String) {
+        let result = parseCommandLine(["--handshake-timeout", value])
+        #expect(isUsageError(result), "--handshake-timeout \(value) gave \(result)")
+    }
+
+    /// Seconds too large to count in milliseconds must be a usage error, not an overflow trap.
+    @Test("huge durations do not crash")
+    func hugeDurations() async {
+        await #expect(processExitsWith: .success) {
+            for flag in ["--idle-timeout", "--handshake-timeout", "--send-timeout"] {
+                let result = CommandLineOptions.parse([flag, "9223372036854775807"], environment: { _ in nil })
+                if case .usageError = result {} else { fatalError("\(flag): expected a usage error, got \(result)") }
+            }
+        }
+    }
+
+    @Test("the idle timeout must exceed the ping interval", arguments: [
+        (["--ping-interval", "60", "--idle-timeout", "60"], false),
+        (["--ping-interval", "61"], false),
+        (["--idle-timeout", "30"], false),
+        (["--idle-timeout", "30.001"], true),
+        (["--ping-interval", "0", "--idle-timeout", "1"], true),
+    ] as [([String], Bool)])
+    func idleVersusPing(args: [String], ok: Bool) {
+        let result = parseCommandLine(args)
+        if ok { #expect(runConfiguration(result) != nil) } else { #expect(isUsageError(result), "\(args): \(result)") }
+    }
+
+    @Test("--help, -h and --version", arguments: [
+        (["--help"], "help"), (["-h"], "help"), (["--version"], "version"),
+        (["--port", "1", "--help"], "help"), (["--help", "--nope"], "help"), (["--version", "--port", "x"], "version"),
+    ] as [([String], String)])
+    func helpAndVersion(args: [String], expected: String) {
+        switch parseCommandLine(args) {
+        case .help: #expect(expected == "help")
+        case .version: #expect(expected == "version")
+        case let other: Issue.record("\(args) gave \(other)")
+        }
+    }
+
+    @Test("the usage text lists every flag and its environment variable")
+    func usage() {
+        let text = CommandLineOptions.usage
+        for flag in ["--host", "--port", "--greeting", "--max-message-bytes", "--max-header-bytes", "--max-connections",
+                     "--handshake-timeout", "--ping-interval", "--idle-timeout", "--send-timeout", "--log-level", "--help", "--version"] {
+            #expect(text.contains(flag), "\(flag)")
+        }
+        for name in ["LANTERN_HOST", "LANTERN_PORT", "LANTERN_GREETING", "LANTERN_MAX_MESSAGE_BYTES", "LANTERN_MAX_HEADER_BYTES",
+                     "LANTERN_MAX_CONNECTIONS", "LANTERN_HANDSHAKE_TIMEOUT", "LANTERN_PING_INTERVAL", "LANTERN_IDLE_TIMEOUT",
+                     "LANTERN_SEND_TIMEOUT", "LANTERN_LOG_LEVEL"] {
+            #expect(text.contains(name), "\(name)")
+        }
+        #expect(!CommandLineOptions.version.isEmpty)
+    }
+}

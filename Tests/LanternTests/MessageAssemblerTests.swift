@@ -1,0 +1,269 @@
+import Testing
+@testable import Lantern
+
+/// Runs decoder + assembler over a client byte stream; returns (event, message or control payload) pairs.
+func assembleStream(_ chunks: [[UInt8]], maxMessageBytes: Int = 1 << 20, compressionNegotiated: Bool = false) throws -> [(AssemblerEvent, [UInt8])] {
+    var assembler = MessageAssembler(maxMessageBytes: maxMessageBytes, compressionNegotiated: compressionNegotiated)
+    var out: [(AssemblerEvent, [UInt8])] = []
+    let rules = FrameRules(allowedReservedBits: compressionNegotiated ? FrameHeader.rsv1 : 0, requireMask: false)
+    // Re-decode to whole events first, then feed the assembler chunk by chunk as the decoder produced them.
+    var decoder = FrameDecoder(rules: rules)
+    var buffer: [UInt8] = []
+    for chunk in chunks + [[]] {
+        buffer += chunk
+        while true {
+            let step: (Int, AssemblerEvent?)? = try buffer.withUnsafeMutableBytes { raw in
+                guard let (event, used) = try decoder.next(raw) else { return nil }
+                switch event {
+                case .frameStart(let h): try assembler.frameStart(h); return (used, nil)
+                case .payload(let p): try assembler.payload(UnsafeRawBufferPointer(p)); return (used, nil)
+                case .frameEnd: return (used, try assembler.frameEnd())
+                }
+            }
+            guard let (used, event) = step else { break }
+            buffer.removeFirst(used)
+            if let event {
+                switch event {
+                case .message: out.append((event, assembler.message))
+                default: out.append((event, assembler.control))
+                }
+            }
+        }
+    }
+    return out
+}
+
+@Suite("MessageAssembler")
+struct MessageAssemblerTests {
+    @Test("RFC 6455 §5.7 fragmented Hello reassembles however it is fed")
+    func fragmentedRFCVector() throws {
+        let bytes = hex("01 03 48 65 6c 80 02 6c 6f")
+        for feeding in feedings(bytes) {
+            let events = try assembleStream(feeding.chunks)
+            #expect(events.count == 1, "\(feeding.name)")
+            #expect(events.first?.0 == .message(.text, compressed: false), "\(feeding.name)")
+            #expect(events.first?.1 == hello, "\(feeding.name)")
+        }
+    }
+
+    @Test("fragmented text with a ping between fragments")
+    func pingBetweenFragments() throws {
+        // "Hel" (text, FIN 0), ping "p", "lo" (continuation, FIN 1) — RFC 6455 §5.4 allows the ping.
+        let bytes = hex("01 03 48 65 6c 89 01 70 80 02 6c 6f")
+        for feeding in feedings(bytes) {
+            let events = try assembleStream(feeding.chunks)
+            #expect(events.map(\.0) == [.ping, .message(.text, compressed: false)], "\(feeding.name)")
+            #expect(events.map(\.1) == [[0x70], hello], "\(feeding.name)")
+        }
+    }
+
+    @Test("pong and close may also come between fragments")
+    func otherControlsBetweenFragments() throws {
+        var d = AssemblerDriver()
+        #expect(try d.frame(.binary, fin: false, [1, 2]) == nil)
+        #expect(d.assembler.isInMessage)
+        #expect(try d.frame(.pong, [9]) == .pong)
+        #expect(try d.frame(.connectionClose, hex("03 e8")) == .close(.normalClosure))
+        #expect(try d.frame(.continuation, fin: false, [3]) == nil)
+        #expect(try d.frame(.continuation, fin: true, []) == .message(.binary, compressed: false))
+        #expect(d.assembler.message == [1, 2, 3])
+        #expect(!d.assembler.isInMessage)
+    }
+
+    @Test("unfragmented messages, one after another")
+    func consecutiveMessages() throws {
+        var d = AssemblerDriver()
+        #expect(try d.frame(.text, hello) == .message(.text, compressed: false))
+        #expect(d.assembler.message == hello)
+        #expect(try d.frame(.binary, [0xFF, 0x00]) == .message(.binary, compressed: false))
+        #expect(d.assembler.message == [0xFF, 0x00])
+        #expect(try d.frame(.text, []) == .message(.text, compressed: false))
+        #expect(d.assembler.message == [])
+    }
+
+    @Test("continuation without a started message", arguments: [true, false])
+    func unexpectedContinuation(fin: Bool) throws {
+        var d = AssemblerDriver()
+        #expect(throws: ProtocolError.unexpectedContinuation) { try d.frame(.continuation, fin: fin, hello) }
+        // Also after a message has completed.
+        var e = AssemblerDriver()
+        _ = try e.frame(.text, hello)
+        #expect(throws: ProtocolError.unexpectedContinuation) { try e.frame(.continuation, fin: fin, hello) }
+    }
+
+    @Test("a new data frame inside a fragmented message", arguments: [Opcode.text, .binary])
+    func expectedContinuation(opcode: Opcode) throws {
+        var d = AssemblerDriver()
+        _ = try d.frame(.text, fin: false, Array("Hel".utf8))
+        #expect(throws: ProtocolError.expectedContinuation) { try d.frame(opcode, fin: true, Array("lo".utf8)) }
+    }
+
+    @Test("invalid UTF-8 in a first fragment fails at payload time, before the message ends")
+    func invalidUTF8FailsEarly() throws {
+        var a = MessageAssembler(maxMessageBytes: 1000)
+        try a.frameStart(FrameHeader(fin: false, opcode: .text, payloadLength: 100))
+        try [UInt8](hello).withUnsafeBytes { try a.payload($0) }
+        #expect(throws: ProtocolError.invalidUTF8) { try [UInt8]([0xC0, 0xAF]).withUnsafeBytes { try a.payload($0) } }
+    }
+
+    @Test("invalid UTF-8 in a continuation fails at payload time")
+    func invalidUTF8InContinuation() throws {
+        var d = AssemblerDriver()
+        _ = try d.frame(.text, fin: false, Array("κό".utf8))
+        try d.assembler.frameStart(FrameHeader(fin: true, opcode: .continuation, payloadLength: 10))
+        #expect(throws: ProtocolError.invalidUTF8) { try d.payload([0xED, 0xA0, 0x80]) }
+    }
+
+    @Test("a UTF-8 sequence split across fragments and chunks is valid", arguments: ["€", "😀", "κόσμε", "a𐍈b€c"])
+    func utf8AcrossFragments(text: String) throws {
+        let bytes = Array(text.utf8)
+        for split in 0...bytes.count {
+            var d = AssemblerDriver()
+            #expect(try d.frame(.text, fin: false, Array(bytes[..<split])) == nil)
+            // The second fragment byte by byte.
+            #expect(try d.frame(.continuation, fin: true, chunks: bytes[split...].map { [$0] }) == .message(.text, compressed: false), "split \(split)")
+            #expect(d.assembler.message == bytes)
+        }
+        // One byte per fragment.
+        var d = AssemblerDriver()
+        for (i, b) in bytes.enumerated() {
+            let event = try d.frame(i == 0 ? .text : .continuation, fin: i == bytes.count - 1, [b])
+            #expect(event == (i == bytes.count - 1 ? .message(.text, compressed: false) : nil))
+        }
+        #expect(d.assembler.message == bytes)
+    }
+
+    @Test("an incomplete sequence at message end is invalid", arguments: [hex("E2 82"), hex("F0 9F 98"), hex("48 C3")])
+    func incompleteAtEnd(bytes: [UInt8]) throws {
+        var d = AssemblerDriver()
+        #expect(throws: ProtocolError.invalidUTF8) { try d.frame(.text, bytes) }
+        // Not at a fragment end, though.
+        var e = AssemblerDriver()
+        #expect(try e.frame(.text, fin: false, bytes) == nil)
+    }
+
+    @Test("binary messages are not checked for UTF-8")
+    func binaryNotValidated() throws {
+        var d = AssemblerDriver()
+        #expect(try d.frame(.binary, hex("FF C0 ED A0 80 E2")) == .message(.binary, compressed: false))
+    }
+
+    @Test("message size limit", arguments: [1, 10, 125, 1000])
+    func sizeLimit(max: Int) throws {
+        var d = AssemblerDriver(maxMessageBytes: max)
+        #expect(try d.frame(.binary, [UInt8](repeating: 7, count: max)) == .message(.binary, compressed: false))
+        #expect(throws: ProtocolError.messageTooBig) { try d.frame(.binary, [UInt8](repeating: 7, count: max + 1)) }
+
+        // Across fragments: the limit counts what is already buffered.
+        var e = AssemblerDriver(maxMessageBytes: max)
+        let first = max / 2
+        _ = try e.frame(.text, fin: false, [UInt8](repeating: 0x61, count: first))
+        #expect(try e.frame(.continuation, fin: true, [UInt8](repeating: 0x61, count: max - first)) == .message(.text, compressed: false))
+        #expect(e.assembler.message.count == max)
+        var f = AssemblerDriver(maxMessageBytes: max)
+        _ = try f.frame(.text, fin: false, [UInt8](repeating: 0x61, count: first))
+        #expect(throws: ProtocolError.messageTooBig) { try f.frame(.continuation, fin: true, [UInt8](repeating: 0x61, count: max - first + 1)) }
+    }
+
+    @Test("a 2^63-1 length header is too big, checked before any payload", arguments: [Opcode.text, .binary])
+    func hugeLengthHeader(opcode: Opcode) throws {
+        var a = MessageAssembler(maxMessageBytes: 1 << 20)
+        #expect(throws: ProtocolError.messageTooBig) {
+            try a.frameStart(FrameHeader(fin: true, opcode: opcode, payloadLength: UInt64(Int64.max)))
+        }
+        #expect(a.message.capacity < 1 << 20)
+        // Same for a continuation of an open message, and for Int.max as the limit.
+        var b = MessageAssembler(maxMessageBytes: Int.max)
+        try b.frameStart(FrameHeader(fin: false, opcode: opcode, payloadLength: 1))
+        try [UInt8]([0x61]).withUnsafeBytes { try b.payload($0) }
+        _ = try b.frameEnd()
+        #expect(throws: ProtocolError.messageTooBig) {
+            try b.frameStart(FrameHeader(fin: true, opcode: .continuation, payloadLength: UInt64(Int64.max)))
+        }
+    }
+
+    @Test("control frames do not count against the message limit")
+    func controlNotCounted() throws {
+        var d = AssemblerDriver(maxMessageBytes: 1)
+        #expect(try d.frame(.ping, [UInt8](repeating: 1, count: 125)) == .ping)
+        #expect(d.assembler.control.count == 125)
+    }
+
+    @Test("RSV1 without permessage-deflate", arguments: [Opcode.text, .binary])
+    func rsv1WithoutCompression(opcode: Opcode) {
+        var d = AssemblerDriver(compressionNegotiated: false)
+        #expect(throws: ProtocolError.reservedBitsSet) { try d.frame(opcode, rsv: FrameHeader.rsv1, [1]) }
+    }
+
+    @Test("RSV1 with permessage-deflate marks a compressed message, not UTF-8 checked until inflated")
+    func rsv1WithCompression() throws {
+        var d = AssemblerDriver(compressionNegotiated: true)
+        #expect(try d.frame(.text, fin: false, rsv: FrameHeader.rsv1, [0xF2, 0x48]) == nil)
+        #expect(try d.frame(.continuation, fin: true, [0xCD, 0xC9]) == .message(.text, compressed: true))
+        #expect(d.assembler.message == [0xF2, 0x48, 0xCD, 0xC9])
+        // The next uncompressed message is not marked compressed.
+        #expect(try d.frame(.text, hello) == .message(.text, compressed: false))
+    }
+
+    @Test("RSV1 on a continuation or a control frame", arguments: [Opcode.continuation, .ping, .pong, .connectionClose], [true, false])
+    func rsv1Misplaced(opcode: Opcode, negotiated: Bool) throws {
+        var d = AssemblerDriver(compressionNegotiated: negotiated)
+        _ = try d.frame(.binary, fin: false, [1])
+        #expect(throws: ProtocolError.reservedBitsSet) { try d.frame(opcode, rsv: FrameHeader.rsv1, []) }
+    }
+
+    @Test("RSV2 and RSV3 are never allowed", arguments: [UInt8(0x20), 0x10, 0x60, 0x70])
+    func rsv23(bits: UInt8) {
+        var d = AssemblerDriver(compressionNegotiated: true)
+        #expect(throws: ProtocolError.reservedBitsSet) { try d.frame(.binary, rsv: bits, [1]) }
+    }
+
+    @Test("close frames", arguments: [
+        ([], CloseCode?.none, []),
+        (hex("03 e8"), .normalClosure, []),
+        (hex("03 e8") + Array("bye".utf8), .normalClosure, Array("bye".utf8)),
+        (hex("0f a0") + Array("κόσμε".utf8), CloseCode(rawValue: 4000), Array("κόσμε".utf8)),
+    ] as [([UInt8], CloseCode?, [UInt8])])
+    func closeFrames(payload: [UInt8], code: CloseCode?, reason: [UInt8]) throws {
+        var d = AssemblerDriver()
+        #expect(try d.frame(.connectionClose, payload) == .close(code))
+        #expect(Array(d.assembler.closeReason) == reason)
+    }
+
+    @Test("bad close frames", arguments: [
+        (hex("03"), ProtocolError.closePayloadTooShort),
+        (hex("03 ed"), .invalidCloseCode(1005)),
+        (hex("00 00"), .invalidCloseCode(0)),
+        (hex("03 e8 ff"), .invalidUTF8),
+        (hex("03 e8 ce ba e1"), .invalidUTF8),
+    ] as [([UInt8], ProtocolError)])
+    func badCloseFrames(payload: [UInt8], error: ProtocolError) {
+        var d = AssemblerDriver()
+        #expect(throws: error) { try d.frame(.connectionClose, payload) }
+    }
+
+    @Test("close frame through the decoder, masked")
+    func closeThroughDecoder() throws {
+        // Close 1000 "ok", masked with 37 fa 21 3d.
+        let payload = naiveMask(hex("03 e8 6f 6b"), key: rfcMaskKey)
+        let bytes = hex("88 84 37 fa 21 3d") + payload
+        for feeding in feedings(bytes) {
+            let events = try assembleStream(feeding.chunks)
+            #expect(events.map(\.0) == [.close(.normalClosure)], "\(feeding.name)")
+            #expect(events.first?.1 == hex("03 e8 6f 6b"), "\(feeding.name)")
+        }
+    }
+
+    @Test("releaseMessage drops a large buffer and keeps a small one")
+    func releaseMessage() throws {
+        var d = AssemblerDriver()
+        _ = try d.frame(.binary, [UInt8](repeating: 1, count: 5000))
+        d.assembler.releaseMessage(keepingUpTo: 1024)
+        #expect(d.assembler.message.isEmpty && d.assembler.message.capacity < 1024)
+        _ = try d.frame(.binary, [UInt8](repeating: 1, count: 100))
+        d.assembler.releaseMessage(keepingUpTo: 1024)
+        #expect(d.assembler.message.isEmpty)
+        d.assembler.replaceMessage(with: hello)
+        #expect(d.assembler.message == hello)
+    }
+}
