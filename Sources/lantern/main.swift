@@ -7,7 +7,8 @@ import Lantern
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch CommandLineOptions.parse(arguments, environment: { name in getenv(name).map { String(cString: $0) } }) {
 case .run(let configuration):
-    exit(Server.run(configuration))
+    // _exit: connection threads may still be running; skip atexit work that could race them.
+    _exit(Server.run(configuration))
 case .help:
     print(CommandLineOptions.usage, terminator: "")
     exit(0)

@@ -53,7 +53,7 @@ struct CommandLineOptionsTests {
         #expect(String(decoding: c.greeting, as: UTF8.self) == "Welcome to simple echo server")
         #expect(c.limits.maxMessageBytes == 1_048_576)
         #expect(c.limits.maxHeaderBytes == 8192)
-        #expect(c.limits.maxConnections == 256)
+        #expect(c.limits.maxConnections == 512)
         #expect(c.limits.handshakeTimeoutMs == 5_000)
         #expect(c.limits.pingIntervalMs == 30_000)
         #expect(c.limits.idleTimeoutMs == 60_000)

@@ -43,7 +43,7 @@ public enum CommandLineOptions {
         Option(flag: "--max-header-bytes", value: "N", help: "largest HTTP request head, else 431 [8192]") { c, v in
             setInt(v, min: 256, &c.limits.maxHeaderBytes)
         },
-        Option(flag: "--max-connections", value: "N", help: "open connections before 503 [256]") { c, v in
+        Option(flag: "--max-connections", value: "N", help: "open connections before 503 [512]") { c, v in
             setInt(v, min: 1, &c.limits.maxConnections)
         },
         Option(flag: "--handshake-timeout", value: "SECS", help: "time to send a request head [5]") { c, v in

@@ -5,7 +5,7 @@ public struct Limits: Sendable {
     /// Largest HTTP request head, bytes (431 beyond it).
     public var maxHeaderBytes = 8 << 10
     /// Open connections (HTTP and WebSocket) before new ones get 503.
-    public var maxConnections = 256
+    public var maxConnections = 512
     /// Time for a client to send a complete request head, ms.
     public var handshakeTimeoutMs = 5_000
     /// Silence after which the server pings, ms (0 = never).

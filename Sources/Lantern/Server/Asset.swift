@@ -33,7 +33,9 @@ public struct Asset: Sendable {
 
 /// Bytes ready to send: straight from the binary's read-only data, or decoded once at start-up.
 enum AssetBytes: Sendable {
+    /// UTF-8 text served as is from the literal (no copy).
     case literal(StaticString)
+    /// Bytes decoded from base64 when the store was built.
     case decoded([UInt8])
 
     /// Number of bytes sent as the body.
@@ -62,6 +64,7 @@ enum AssetBytes: Sendable {
 struct AssetRepresentation: Sendable {
     /// Strong entity tag including the quotes.
     let etag: StaticString
+    /// The body sent for this encoding.
     let bytes: AssetBytes
 }
 
@@ -69,9 +72,13 @@ struct AssetRepresentation: Sendable {
 struct AssetStore: Sendable {
     /// A served file: identity bytes and, for compressible types, a smaller gzip variant.
     struct Entry: Sendable {
+        /// Request path, e.g. `/client.html`.
         let path: StaticString
+        /// `Content-Type` header value.
         let contentType: StaticString
+        /// The file's own bytes.
         let identity: AssetRepresentation
+        /// `Content-Encoding: gzip` bytes, when smaller than `identity`.
         let gzip: AssetRepresentation?
     }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// One client, served start to end on its own thread: HTTP requests until an upgrade,
 /// then the WebSocket loop. All of the connection's I/O happens here; the protocol
@@ -20,16 +21,28 @@ final class Connection {
 
     deinit { buffer.deallocate() }
 
-    /// Serves the connection until it ends, then closes the socket.
+    /// Serves the connection until it ends, closes the socket and frees its slot.
     func run() {
         socket.setNoDelay()
         socket.setSendTimeout(milliseconds: limits.sendTimeoutMs)
-        serveHTTP()
+        let ended = serveHTTP()
+        // 1. The slot is free the moment the socket is closed...
+        let active = server.releaseSlot()
+        // 2. ...before the registry and the log say the connection is gone.
+        if let (handle, code) = ended {
+            let left = server.registry.remove(handle)
+            server.log(.info, "ws-close id=\(handle.id) code=\(code.rawValue) open=\(left)")
+        }
+        if active == 0 {
+            // The last connection left: hand freed arenas back to the system instead of keeping peaks.
+            lantern_malloc_trim()
+        }
     }
 
     // MARK: HTTP
 
-    private func serveHTTP() {
+    /// Serves requests until the connection closes; for a WebSocket, returns its handle and close code.
+    private func serveHTTP() -> (ConnectionHandle, CloseCode)? {
         var deadline = MonotonicClock.nowMs() + limits.handshakeTimeoutMs
         while true {
             let parsed: (HTTPRequestHead, Int)?
@@ -37,21 +50,21 @@ final class Connection {
                 parsed = try HTTPRequestHead.parse(UnsafeRawBufferPointer(buffer.unread), maxBytes: limits.maxHeaderBytes)
             } catch {
                 refuse(error, path: "-")
-                return
+                return nil
             }
             if let (head, length) = parsed {
                 buffer.consume(length)
                 if head.path.elementsEqual("/ws".utf8) {
-                    upgrade(head)
-                    return
+                    return upgrade(head)
                 }
                 let (response, keepOpen) = server.responder.respond(to: head)
                 server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
-                guard (try? socket.writeAll(response)) != nil else { socket.close(); return }
-                // A request body is never read, so the stream cannot be trusted after one.
-                if !keepOpen || hasBody(head) {
+                guard (try? socket.writeAll(response)) != nil else { socket.close(); return nil }
+                // A request body is never read, so the stream cannot be trusted after one;
+                // a failed upgrade attempt ends the connection like any handshake failure.
+                if !keepOpen || hasBody(head) || !head.values("upgrade").isEmpty {
                     socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
-                    return
+                    return nil
                 }
                 deadline = MonotonicClock.nowMs() + limits.keepAliveTimeoutMs
                 continue
@@ -60,13 +73,13 @@ final class Connection {
             if remaining <= 0 {
                 server.log(.info, "http timeout peer=\(socket.peerDescription())")
                 socket.close()
-                return
+                return nil
             }
             socket.setReceiveTimeout(milliseconds: remaining)
             do {
-                if try buffer.fill(from: socket) <= 0 { socket.close(); return }
+                if try buffer.fill(from: socket) <= 0 { socket.close(); return nil }
             } catch {
-                if !error.isTimeout { socket.close(); return }
+                if !error.isTimeout { socket.close(); return nil }
             }
         }
     }
@@ -93,13 +106,13 @@ final class Connection {
 
     // MARK: WebSocket
 
-    private func upgrade(_ head: HTTPRequestHead) {
+    private func upgrade(_ head: HTTPRequestHead) -> (ConnectionHandle, CloseCode)? {
         let accept: [UInt8]
         do {
             accept = try Handshake.validate(head)
         } catch {
             refuse(error, path: "/ws")
-            return
+            return nil
         }
         let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))
         let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate)
@@ -126,8 +139,7 @@ final class Connection {
         } else {
             socket.close()
         }
-        let left = server.registry.remove(handle)
-        server.log(.info, "ws-close id=\(handle.id) code=\(code.rawValue) open=\(left)")
+        return (handle, code)
     }
 
     /// The frame loop; returns the close code to log once the socket is closed.

@@ -39,6 +39,19 @@ final class ConnectionHandle: @unchecked Sendable {
         (try? send(.connectionClose, ClosePayload.encode(code: code, reason: reason))) ?? false
     }
 
+    /// Like `sendClose`, but gives up at once when another thread is mid-write (shutdown must
+    /// not queue behind a write stalled on a peer that stopped reading). Nil means "busy, retry".
+    func trySendClose(_ code: CloseCode, reason: StaticString) -> Bool? {
+        let payload = ClosePayload.encode(code: code, reason: reason)
+        return writeLock.tryLocked { () -> Bool in
+            if closeSent { return false }
+            closeSent = true
+            let sent = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0) } }
+            if case .failure = sent { return false }
+            return true
+        }
+    }
+
     /// Whether this side already started the closing handshake.
     var hasSentClose: Bool { writeLock.locked { closeSent } }
 

@@ -23,6 +23,13 @@ final class Lock: @unchecked Sendable {
         return try body()
     }
 
+    /// Runs `body` only if the lock is free right now; nil when another thread holds it.
+    func tryLocked<T>(_ body: () -> T) -> T? {
+        guard pthread_mutex_trylock(mutex) == 0 else { return nil }
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
     @inline(__always)
     func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(mutex)

@@ -111,8 +111,12 @@ public enum Server {
     private static func shutDown(_ context: ServerContext) -> Int32 {
         let open = context.registry.snapshot()
         context.log(.info, "shutting down: closing \(open.count) connections")
-        for handle in open { _ = handle.sendClose(.goingAway, reason: "server shutting down") }
         let deadline = MonotonicClock.nowMs() + 1_500
+        var pending = open
+        while !pending.isEmpty && MonotonicClock.nowMs() < deadline {
+            pending = pending.filter { $0.trySendClose(.goingAway, reason: "server shutting down") == nil }
+            if !pending.isEmpty { usleep(2_000) }
+        }
         while context.registry.count > 0 && MonotonicClock.nowMs() < deadline { usleep(10_000) }
         return 0
     }
@@ -132,10 +136,6 @@ private final class ConnectionThread {
 private func connectionThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
     let box = Unmanaged<ConnectionThread>.fromOpaque(argument!).takeRetainedValue()
     box.connection.run()
-    if box.context.releaseSlot() == 0 {
-        // The last connection left: hand freed arenas back to the system instead of keeping peaks.
-        lantern_malloc_trim()
-    }
     return nil
 }
 

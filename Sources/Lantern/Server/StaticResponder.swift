@@ -4,6 +4,7 @@
 /// behind this type. Paths are still checked strictly (RFC 3986 §3.3 dot-segments, encoded
 /// slashes, backslashes, control bytes → 400) so that a request never means something else.
 struct StaticResponder: Sendable {
+    /// The files this responder can serve; nothing else is reachable.
     let store: AssetStore
 
     /// Sent with the HTML page (and SVG, which a browser can open as a document). The page loads
@@ -11,8 +12,10 @@ struct StaticResponder: Sendable {
     static let contentSecurityPolicy: StaticString =
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
+    /// Serves `store`, by default the table compiled from Web/ (decoded once per process).
     init(store: AssetStore = .compiled) { self.store = store }
 
+    /// Serves `assets` (tests and tools that bring their own table).
     init(assets: [Asset]) { self.store = AssetStore(assets) }
 
     /// The response to a plain HTTP request, and whether the connection may stay open after it.

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// The static responder (spec item 7).
+@Suite(.timeLimit(.minutes(1)))
+struct HTTPTests {
+    /// Web/client.html of this package, found from this source file.
+    static let clientHTMLURL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Web/client.html")
+
+    private func get(_ client: RawClient, _ target: String, method: String = "GET", headers: [String] = []) throws -> HTTPResponse {
+        try client.sendRequest("\(method) \(target) HTTP/1.1", headers: ["Host: 127.0.0.1"] + headers)
+        return try client.readHTTPResponse(bodyless: method == "HEAD")
+    }
+
+    @Test func clientPageIsServedByteForByte() throws {
+        let expected = try [UInt8](Data(contentsOf: Self.clientHTMLURL))
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let response = try get(client, "/client")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(response.header("Content-Length") == String(expected.count))
+        let etag = response.header("ETag")
+        #expect(etag?.isEmpty == false, "ETag missing")
+        #expect(etag?.hasPrefix("\"") == true || etag?.hasPrefix("W/\"") == true, "ETag \(etag ?? "none") is not a quoted entity tag")
+        Expect.bytes(response.body, equal: expected, "body vs Web/client.html")
+    }
+
+    @Test func headHasHeadersAndNoBody() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let full = try get(client, "/client")
+        let head = try get(client, "/client", method: "HEAD")
+        #expect(head.status == 200)
+        #expect(head.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(head.header("Content-Length") == String(full.body.count), "HEAD Content-Length \(head.header("Content-Length") ?? "missing")")
+        #expect(head.header("ETag") == full.header("ETag"))
+        // No body: the very next bytes on the connection are the next response.
+        let next = try get(client, "/nope")
+        #expect(next.status == 404, "after HEAD, next response \(next.statusLine.debugDescription)")
+    }
+
+    @Test func matchingIfNoneMatchIs304() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let first = try get(client, "/client")
+        let etag = try #require(first.header("ETag"))
+        let cached = try get(client, "/client", headers: ["If-None-Match: \(etag)"])
+        #expect(cached.status == 304)
+        #expect(cached.header("ETag") == etag)
+        let listed = try get(client, "/client", headers: ["If-None-Match: \"other\", \(etag)"])
+        #expect(listed.status == 304, "an ETag inside a list must match too")
+        let star = try get(client, "/client", headers: ["If-None-Match: *"])
+        #expect(star.status == 304)
+        let stale = try get(client, "/client", headers: ["If-None-Match: \"stale\""])
+        #expect(stale.status == 200)
+        Expect.bytes(stale.body, equal: first.body, "body after a stale If-None-Match")
+    }
+
+    @Test func rootRedirectsToClient() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let response = try get(client, "/")
+        #expect(response.status == 302)
+        #expect(response.header("Location") == "/client")
+    }
+
+    @Test(arguments: ["/nope", "/client/extra", "/client.htmlx"])
+    func unknownPathIs404(path: String) throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let response = try get(client, path)
+        #expect(response.status == 404)
+    }
+
+    @Test(arguments: ["/../etc/passwd", "/%2e%2e/etc/passwd", "/client/../../etc/passwd"])
+    func traversalIsRefused(path: String) throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let response = try get(client, path)
+        #expect(response.status == 404 || response.status == 400, "status \(response.status)")
+        #expect(!String(decoding: response.body, as: UTF8.self).contains("root:"))
+    }
+
+    @Test(arguments: ["DELETE", "PUT", "POST"])
+    func otherMethodIs405WithAllow(method: String) throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.sendRequest("\(method) /client HTTP/1.1", headers: ["Host: 127.0.0.1", "Content-Length: 0"])
+        let response = try client.readHTTPResponse()
+        #expect(response.status == 405)
+        let allow = response.header("Allow") ?? ""
+        #expect(allow.contains("GET") && allow.contains("HEAD"), "Allow: \(allow)")
+    }
+
+    @Test func keepAliveAnswersTwoRequests() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let first = try get(client, "/client")
+        let second = try get(client, "/client")
+        #expect(first.status == 200 && second.status == 200)
+        Expect.bytes(second.body, equal: first.body, "second body")
+    }
+
+    @Test func pipelinedRequestsInOneWriteAreAnsweredInOrder() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        // (An error response may end the connection, so the 404 comes last.)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /client HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try client.readHTTPResponse().status == 302)
+        #expect(try client.readHTTPResponse().status == 200)
+        #expect(try client.readHTTPResponse().status == 404)
+    }
+
+    @Test func connectionCloseIsHonoured() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        let response = try get(client, "/client", headers: ["Connection: close"])
+        #expect(response.status == 200)
+        Expect.serverClosesTCP(client)
+    }
+
+    @Test func http10ClosesAfterResponse() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.sendRequest("GET /client HTTP/1.0", headers: [])
+        let response = try client.readHTTPResponse()
+        #expect(response.status == 200)
+        Expect.serverClosesTCP(client)
+    }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Build the shipped, fully static lantern binary into dist/lantern.
+#
+#   tools/release.sh              static release build (glibc, libstdc++, zlib and the Swift
+#                                 runtime all linked in), stripped, into dist/lantern
+#   tools/release.sh --embedded   Embedded Swift build (not implemented yet: exits 2)
+#
+# Fails unless `file` says "statically linked" and `ldd` says "not a dynamic executable".
+# Scratch path: .build-static (kept apart from .build/, which `swift test` owns).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+EMBEDDED=0
+for arg in "$@"; do
+    case $arg in
+        --embedded) EMBEDDED=1 ;;
+        -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "release.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
+
+if [[ $EMBEDDED == 1 ]]; then
+    echo "Embedded build not implemented yet"
+    exit 2
+fi
+
+if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then
+    export PATH=/opt/swift/usr/bin:$PATH
+fi
+for tool in swift strip file ldd; do
+    command -v "$tool" >/dev/null || { echo "release.sh: $tool not found" >&2; exit 1; }
+done
+
+SCRATCH=.build-static
+FLAGS=(-c release --product lantern --static-swift-stdlib -Xswiftc -static-executable --scratch-path "$SCRATCH")
+
+echo "release.sh: swift build ${FLAGS[*]}"
+started=$SECONDS
+swift build "${FLAGS[@]}"
+BIN_DIR=$(swift build "${FLAGS[@]}" --show-bin-path)
+echo "release.sh: built in $((SECONDS - started))s"
+
+SRC=$BIN_DIR/lantern
+[[ -x $SRC ]] || { echo "release.sh: no binary at $SRC" >&2; exit 1; }
+
+mkdir -p dist
+rm -f dist/lantern
+strip -o dist/lantern "$SRC"
+chmod 755 dist/lantern
+
+unstripped=$(stat -c %s "$SRC")
+size=$(stat -c %s dist/lantern)
+file_out=$(file -b dist/lantern)
+set +e
+ldd_out=$(ldd dist/lantern 2>&1)   # exits 1 for a static executable
+set -e
+
+echo "release.sh: dist/lantern: $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MB", b / 1e6 }'), unstripped $unstripped bytes)"
+echo "release.sh: file: $file_out"
+echo "release.sh: ldd: $(echo "$ldd_out" | tr '\n' ' ')"
+
+ok=1
+if [[ $file_out != *"statically linked"* ]]; then
+    echo "release.sh: FAILED: file does not say 'statically linked'" >&2
+    ok=0
+fi
+if [[ $ldd_out != *"not a dynamic executable"* ]]; then
+    echo "release.sh: FAILED: ldd does not say 'not a dynamic executable'" >&2
+    ok=0
+fi
+[[ $ok == 1 ]] || exit 1
+echo "release.sh: OK: dist/lantern is statically linked"
