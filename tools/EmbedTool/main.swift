@@ -4,7 +4,9 @@
 //
 // Each file becomes an `Asset` whose body is an escaped single-line `StaticString` literal
 // (bytes land in read-only data and compile in milliseconds; a `[UInt8]` literal of 100 KB
-// takes 13–26 s), or base64 text when the bytes are not valid UTF-8.
+// takes 13–26 s), or base64 text when the bytes are not valid UTF-8. Compressible types also
+// get a gzip variant (zlib level 9, made here once), as base64 text, when it is smaller.
+import CZlib
 import Foundation
 
 /// One input file, ready to be written as an `Asset(...)` expression.
@@ -19,6 +21,8 @@ struct Entry {
     let body: String
     /// Whether `body` is base64 text.
     let isBase64: Bool
+    /// The gzip variant as base64 text and its strong ETag (with quotes), when it is smaller.
+    let gzip: (body: String, etag: String)?
 }
 
 /// Content types by lowercase file extension; anything else is `application/octet-stream`.
@@ -34,7 +38,43 @@ let contentTypes: [String: String] = [
     "txt": "text/plain; charset=utf-8",
     "webmanifest": "application/manifest+json",
     "woff2": "font/woff2",
+    "xml": "application/xml",
+    "map": "application/json",
+    "webp": "image/webp",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "wasm": "application/wasm",
 ]
+
+/// Extensions whose content usually shrinks under gzip; images and fonts already are compressed.
+let compressibleExtensions: Set<String> = ["html", "css", "js", "mjs", "json", "svg", "txt", "webmanifest", "ico", "xml", "map"]
+
+/// `bytes` as a gzip member (RFC 1952) at zlib level 9; deterministic (mtime 0, no name).
+func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+    var stream = z_stream()
+    // windowBits 15 + 16 selects the gzip wrapper; memLevel 9 is zlib's best for ratio.
+    guard lantern_deflateInit2(&stream, 9, 15 + 16, 9) == Z_OK else { throw EmbedError("deflateInit2 failed") }
+    defer { deflateEnd(&stream) }
+    var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)
+    var input = bytes
+    let status = input.withUnsafeMutableBufferPointer { inBuffer in
+        output.withUnsafeMutableBufferPointer { outBuffer in
+            stream.next_in = inBuffer.baseAddress
+            stream.avail_in = uInt(inBuffer.count)
+            stream.next_out = outBuffer.baseAddress
+            stream.avail_out = uInt(outBuffer.count)
+            return deflate(&stream, Z_FINISH)
+        }
+    }
+    guard status == Z_STREAM_END else { throw EmbedError("deflate failed (\(status))") }
+    return Array(output[0..<Int(stream.total_out)])
+}
+
+/// Strong ETag (quotes included) for `bytes`; `suffix` keeps encodings apart even if hashes met.
+func entityTag(_ bytes: [UInt8], suffix: String = "") -> String {
+    #"\""# + String(fnv1a64(bytes), radix: 16).leftPadded(to: 16) + suffix + #"\""#
+}
 
 /// FNV-1a, 64 bits: a stable content hash for the ETag (not a security boundary).
 func fnv1a64(_ bytes: [UInt8]) -> UInt64 {
@@ -84,12 +124,20 @@ func entry(for file: URL, in webDirectory: URL) throws -> Entry {
     let bytes = [UInt8](try Data(contentsOf: file))
     let ext = (relative as NSString).pathExtension.lowercased()
     let text = String(validating: bytes, as: UTF8.self)
+    var variant: (body: String, etag: String)?
+    if compressibleExtensions.contains(ext) {
+        let compressed = try gzip(bytes)
+        if compressed.count < bytes.count {
+            variant = (Data(compressed).base64EncodedString(), entityTag(compressed, suffix: "-gz"))
+        }
+    }
     return Entry(
         path: "/" + relative,
         contentType: contentTypes[ext] ?? "application/octet-stream",
-        etag: #"\""# + String(fnv1a64(bytes), radix: 16).leftPadded(to: 16) + #"\""#,
+        etag: entityTag(bytes),
         body: text.map(swiftLiteralContents) ?? Data(bytes).base64EncodedString(),
-        isBase64: text == nil
+        isBase64: text == nil,
+        gzip: variant
     )
 }
 
@@ -106,7 +154,12 @@ func render(_ entries: [Entry]) -> String {
         """
     for entry in entries {
         out += "        Asset(path: \"\(swiftLiteralContents(entry.path))\", contentType: \"\(entry.contentType)\", "
-        out += "etag: \"\(entry.etag)\", body: \"\(entry.body)\", isBase64: \(entry.isBase64)),\n"
+        out += "etag: \"\(entry.etag)\", body: \"\(entry.body)\", isBase64: \(entry.isBase64), "
+        if let gzip = entry.gzip {
+            out += "gzipETag: \"\(gzip.etag)\", gzipBody: \"\(gzip.body)\"),\n"
+        } else {
+            out += "gzipETag: nil, gzipBody: nil),\n"
+        }
     }
     out += "    ]\n}\n"
     return out

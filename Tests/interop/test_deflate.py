@@ -1,0 +1,266 @@
+"""permessage-deflate (RFC 7692) against the spawned lantern binary, with an independent peer:
+the Python `websockets` client and raw frames built here with Python's zlib.
+
+Run: python -m pytest -q Tests/interop   (LANTERN_BIN selects the binary; default .build/debug/lantern)
+"""
+import asyncio
+import base64
+import os
+import re
+import socket
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("LANTERN_BIN") or str(ROOT / ".build" / "debug" / "lantern")
+SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20]
+
+
+class Server:
+    def __init__(self, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
+        self.proc = subprocess.Popen(
+            [BIN, "--host", "127.0.0.1", "--port", "0", "--greeting", "", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        line = self.proc.stdout.readline().decode()
+        match = re.search(r":(\d+)\s*$", line)
+        assert match, f"no port in first line: {line!r}"
+        self.port = int(match.group(1))
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+
+    def rss_kb(self):
+        for line in open(f"/proc/{self.proc.pid}/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            assert self.proc.wait(timeout=5) == 0
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+
+
+@pytest.fixture
+def server():
+    s = Server()
+    yield s
+    s.stop()
+
+
+def payloads(size):
+    text = ("Lantern échoes {\"n\": %d, \"ok\": true} " * (size // 30 + 1)).encode()[:size]
+    text = text.decode("utf-8", errors="ignore")
+    return [text, os.urandom(size)]
+
+
+async def echo_all(url, factory):
+    async with websockets.connect(url, extensions=[factory], max_size=None, open_timeout=10) as ws:
+        agreed = ws.response.headers.get("Sec-WebSocket-Extensions")
+        for size in SIZES:
+            for message in payloads(size):
+                await ws.send(message)
+                echoed = await asyncio.wait_for(ws.recv(), 20)
+                assert echoed == message, f"size {size} {type(message).__name__}"
+        return agreed
+
+
+@pytest.mark.parametrize("bits", [9, 10, 11, 12, 13, 14, 15])
+@pytest.mark.parametrize("no_context", [False, True])
+def test_echo_with_client_window_bits(server, bits, no_context):
+    factory = ClientPerMessageDeflateFactory(
+        client_max_window_bits=bits, client_no_context_takeover=no_context,
+        server_no_context_takeover=no_context)
+    agreed = asyncio.run(echo_all(server.url, factory))
+    assert agreed and agreed.startswith("permessage-deflate")
+    if no_context:
+        assert "server_no_context_takeover" in agreed
+
+
+@pytest.mark.parametrize("bits", [8, 9, 12, 15])
+def test_echo_with_server_window_bits(server, bits):
+    factory = ClientPerMessageDeflateFactory(server_max_window_bits=bits)
+    agreed = asyncio.run(echo_all(server.url, factory))
+    assert f"server_max_window_bits={min(bits, 12)}" in agreed
+
+
+def test_client_window_without_value_is_limited_by_the_server(server):
+    agreed = asyncio.run(echo_all(server.url, ClientPerMessageDeflateFactory(client_max_window_bits=True)))
+    assert "client_max_window_bits=12" in agreed
+
+
+def test_no_deflate_flag_declines():
+    s = Server("--no-deflate")
+    try:
+        agreed = asyncio.run(echo_all(s.url, ClientPerMessageDeflateFactory()))
+        assert agreed is None
+    finally:
+        s.stop()
+
+
+# ---------------------------------------------------------------- raw frames
+
+def handshake(port, extensions="permessage-deflate"):
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+               f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n")
+    if extensions:
+        request += f"Sec-WebSocket-Extensions: {extensions}\r\n"
+    sock.sendall((request + "\r\n").encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "closed during handshake"
+        head += chunk
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock, head.decode()
+
+
+def frame(opcode, payload, fin=True, rsv1=False):
+    mask = os.urandom(4)
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", first, 0x80 | n)
+    elif n < 65536:
+        header = struct.pack("!BBH", first, 0x80 | 126, n)
+    else:
+        header = struct.pack("!BBQ", first, 0x80 | 127, n)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload)) if n < 4096 else \
+        (int.from_bytes(payload, "big") ^ int.from_bytes((mask * (n // 4 + 1))[:n], "big")).to_bytes(n, "big")
+    return header + mask + masked
+
+
+def read_close_code(sock, timeout=20):
+    """Reads frames until a close frame; returns its code (None if TCP ended first)."""
+    sock.settimeout(timeout)
+    buffer = b""
+    while True:
+        while len(buffer) >= 2:
+            length = buffer[1] & 0x7F
+            offset = 2
+            if length == 126:
+                if len(buffer) < 4:
+                    break
+                length = struct.unpack("!H", buffer[2:4])[0]
+                offset = 4
+            elif length == 127:
+                if len(buffer) < 10:
+                    break
+                length = struct.unpack("!Q", buffer[2:10])[0]
+                offset = 10
+            if len(buffer) < offset + length:
+                break
+            opcode = buffer[0] & 0x0F
+            payload = buffer[offset:offset + length]
+            buffer = buffer[offset + length:]
+            if opcode == 0x8:
+                return struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return None
+        if not chunk:
+            return None
+        buffer += chunk
+
+
+def compress(data, wbits=-15):
+    c = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    return out[:-4]
+
+
+def test_rsv1_on_continuation_is_1002(server):
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x1, compress(b"Hel"), fin=False, rsv1=True) + frame(0x0, b"lo", rsv1=True))
+    assert read_close_code(sock) == 1002
+
+
+def test_rsv1_on_control_frame_is_1002(server):
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x9, b"", rsv1=True))
+    assert read_close_code(sock) == 1002
+
+
+def test_rsv1_without_negotiation_is_1002(server):
+    sock, head = handshake(server.port, extensions=None)
+    assert "Sec-WebSocket-Extensions" not in head
+    sock.sendall(frame(0x1, compress(b"Hello"), rsv1=True))
+    assert read_close_code(sock) == 1002
+
+
+def test_rfc7692_hello_vector_is_inflated(server):
+    sock, _ = handshake(server.port)
+    # RFC 7692 §7.2.3.1: "Hello" compressed with no BFINAL block.
+    sock.sendall(frame(0x1, bytes.fromhex("f248cdc9c90700"), rsv1=True))
+    sock.settimeout(10)
+    reply = sock.recv(64)
+    assert reply[0] & 0x0F == 0x1
+    body = reply[2:]
+    if reply[0] & 0x40:
+        body = zlib.decompressobj(-15).decompress(body + b"\x00\x00\xff\xff")
+    assert body == b"Hello"
+
+
+def test_corrupt_compressed_data_is_1007(server):
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x2, b"\xff\xff\xff\xff\xff", rsv1=True))
+    assert read_close_code(sock) == 1007
+
+
+def test_invalid_utf8_after_inflation_is_1007(server):
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x1, compress(b"ok \xed\xa0\x80 bad"), rsv1=True))
+    assert read_close_code(sock) == 1007
+
+
+@pytest.mark.parametrize("inflated_mb", [16, 1024])
+def test_bomb_is_1009_and_memory_stays_flat(server, inflated_mb):
+    # Deflate's best ratio is ~1032:1, so 1 GB of zeros needs ~1 MB on the wire: the smallest
+    # message that can claim to inflate to 1 GB.
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zeros = bytes(1 << 20)
+    bomb = b"".join(c.compress(zeros) for _ in range(inflated_mb)) + c.flush(zlib.Z_SYNC_FLUSH)
+    bomb = bomb[:-4]
+    before = server.rss_kb()
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x2, bomb, rsv1=True))
+    assert read_close_code(sock, timeout=60) == 1009
+    after = server.rss_kb()
+    # The limit is 1 MiB of output: a few MiB of buffers at most, never the claimed size.
+    assert after - before < 24 * 1024, f"RSS grew {before} -> {after} kB"
+    # The server still serves.
+    agreed = asyncio.run(echo_all(server.url, ClientPerMessageDeflateFactory()))
+    assert agreed
+
+
+def test_context_takeover_pair_from_rfc7692(server):
+    # RFC 7692 §7.2.3.2: the second "Hello" reuses the first one's window: f2 00 11 00 00.
+    sock, _ = handshake(server.port)
+    sock.sendall(frame(0x1, bytes.fromhex("f248cdc9c90700"), rsv1=True))
+    sock.sendall(frame(0x1, bytes.fromhex("f200110000"), rsv1=True))
+    sock.settimeout(10)
+    data = b""
+    inflater = zlib.decompressobj(-15)
+    messages = []
+    while len(messages) < 2:
+        chunk = sock.recv(4096)
+        assert chunk
+        data += chunk
+        while len(data) >= 2 and len(data) >= 2 + (data[1] & 0x7F):
+            n = data[1] & 0x7F
+            body, compressed = data[2:2 + n], data[0] & 0x40
+            data = data[2 + n:]
+            messages.append(inflater.decompress(body + b"\x00\x00\xff\xff") if compressed else body)
+    assert messages == [b"Hello", b"Hello"]

@@ -1,0 +1,218 @@
+// Lantern echo client. Every piece of message text goes into the page through textContent,
+// never as markup, and the page's Content-Security-Policy allows no inline script anyway.
+'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const statusText = $('status');
+  const statusBox = statusText.parentElement;
+  const form = $('form');
+  const input = $('message');
+  const sendButton = $('send');
+  const binaryBox = $('binary');
+  const list = $('messages');
+  const reconnectButton = $('reconnect');
+  const compression = $('compression');
+  const retryText = $('retry');
+
+  // Same host and port that served this page; wss: when the page came over https:.
+  const url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws';
+  $('endpoint').textContent = url;
+
+  const RETRY_MIN_MS = 500;     // first retry after about half a second ...
+  const RETRY_MAX_MS = 15000;   // ... doubling up to this cap
+  const MAX_ITEMS = 500;        // the conversation keeps this many entries
+  const MAX_PENDING = 1000;     // sent messages still waiting for their echo
+  const HEX_PREVIEW = 32;       // bytes shown of a binary message
+  const CLOSE_CODES = {         // RFC 6455 §7.4.1 names of the codes a user may meet
+    1000: 'normal', 1001: 'going away', 1002: 'protocol error', 1003: 'unsupported data',
+    1006: 'no close frame', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big',
+    1011: 'server error',
+  };
+
+  let socket = null;            // the current WebSocket, null while waiting to retry
+  let attempt = 0;              // failed attempts since the last open, for the backoff
+  let retryTimer = 0;
+  let countdownTimer = 0;
+  let pending = [];             // {data, sentAt}: our messages in send order, to time their echoes
+  let wasOpen = false;          // whether the socket that just closed had opened (log it once)
+  const encoder = new TextEncoder();
+
+  // The status text is a live region; the retry countdown beside it is not, so a screen
+  // reader hears "closed (code 1006, …)" once rather than every second.
+  function setStatus(state, text, retry) {
+    statusText.textContent = text;
+    retryText.textContent = retry || '';
+    statusText.dataset.state = state;
+    statusBox.dataset.state = state;
+    sendButton.disabled = state !== 'open';
+    reconnectButton.disabled = state === 'connecting';
+  }
+
+  function connect() {
+    clearTimeout(retryTimer);
+    clearInterval(countdownTimer);
+    setStatus('connecting', attempt > 0 ? 'connecting (attempt ' + (attempt + 1) + ')' : 'connecting');
+    let ws;
+    try {
+      ws = new WebSocket(url);
+    } catch (error) {
+      scheduleRetry('could not connect: ' + error.message);
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    socket = ws;
+    ws.onopen = () => {
+      if (socket !== ws) return;
+      attempt = 0;
+      pending = [];
+      wasOpen = true;
+      setStatus('open', 'open');
+      showCompression(ws.extensions);
+      addItem('system', 'Connected to ' + url);
+      send('Connection open!', false);
+    };
+    ws.onmessage = (event) => {
+      if (socket === ws) received(event.data);
+    };
+    ws.onclose = (event) => {
+      if (socket !== ws) return;
+      socket = null;
+      pending = [];
+      showCompression(null);
+      const name = CLOSE_CODES[event.code];
+      const why = 'closed (code ' + event.code + (name ? ', ' + name : '') + (event.reason ? ': ' + event.reason : '') + ')';
+      // Failed retries only update the status line; the conversation notes each lost connection.
+      if (wasOpen) addItem('system', 'Connection ' + why);
+      wasOpen = false;
+      scheduleRetry(why);
+    };
+  }
+
+  // Capped exponential backoff with ±20 % jitter, so a restarted server is not hit by every
+  // page on the LAN in the same millisecond.
+  function scheduleRetry(why) {
+    const base = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt);
+    const delay = Math.min(RETRY_MAX_MS, base * (0.8 + Math.random() * 0.4));
+    attempt += 1;
+    const due = Date.now() + delay;
+    const tick = () => {
+      const seconds = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+      setStatus('closed', why, 'retrying in ' + seconds + ' s');
+    };
+    tick();
+    countdownTimer = setInterval(tick, 1000);
+    retryTimer = setTimeout(connect, delay);
+  }
+
+  function showCompression(extensions) {
+    compression.dataset.extensions = extensions || '';
+    if (extensions === null) {
+      compression.textContent = '–';
+      compression.title = '';
+    } else {
+      compression.textContent = /permessage-deflate/.test(extensions) ? 'permessage-deflate' : 'off';
+      compression.title = extensions || 'no extension negotiated';
+    }
+  }
+
+  function send(text, asBinary) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    const data = asBinary ? encoder.encode(text) : text;
+    socket.send(data);
+    pending.push({ data, sentAt: performance.now() });
+    if (pending.length > MAX_PENDING) pending.shift();
+    addItem('sent', data, 'sent');
+    return true;
+  }
+
+  // An echo server answers in order: the oldest message still pending is the one coming back.
+  function received(data) {
+    const payload = typeof data === 'string' ? data : new Uint8Array(data);
+    const oldest = pending[0];
+    if (oldest && sameData(oldest.data, payload)) {
+      pending.shift();
+      addItem('received', payload, 'echo', performance.now() - oldest.sentAt);
+    } else {
+      addItem('received', payload, 'from server');
+    }
+  }
+
+  function sameData(a, b) {
+    if (typeof a === 'string' || typeof b === 'string') return a === b;
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+
+  function hexPreview(bytes) {
+    const shown = Array.from(bytes.subarray(0, HEX_PREVIEW), (b) => b.toString(16).padStart(2, '0'));
+    return shown.join(' ') + (bytes.length > HEX_PREVIEW ? ' …' : '');
+  }
+
+  function clock(date) {
+    const two = (n) => String(n).padStart(2, '0');
+    return two(date.getHours()) + ':' + two(date.getMinutes()) + ':' + two(date.getSeconds());
+  }
+
+  function span(className, text) {
+    const element = document.createElement('span');
+    element.className = className;
+    element.textContent = text;
+    return element;
+  }
+
+  // kind: 'sent' | 'received' | 'system'; data: string or Uint8Array; rtt in ms for echoes.
+  function addItem(kind, data, label, rtt) {
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+    const item = document.createElement('li');
+    item.className = kind;
+    if (typeof data === 'string') {
+      item.append(span('text', data));
+    } else {
+      item.classList.add('binary');
+      const count = data.length + (data.length === 1 ? ' byte' : ' bytes');
+      item.append(span('text', 'binary, ' + count + (data.length ? ': ' + hexPreview(data) : '')));
+    }
+    const now = new Date();
+    const info = span('info', '');
+    const time = document.createElement('time');
+    time.dateTime = now.toISOString();
+    time.textContent = clock(now);
+    info.append(time);
+    if (label) info.append(span('label', label));
+    if (rtt !== undefined) info.append(span('rtt', 'RTT ' + (rtt < 10 ? rtt.toFixed(1) : Math.round(rtt)) + ' ms'));
+    item.append(info);
+    list.append(item);
+    while (list.childElementCount > MAX_ITEMS) list.firstElementChild.remove();
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  // The form's submit covers both the Send button and Enter in the input; while the socket is
+  // not open the Send button is disabled, which also turns Enter off (HTML implicit submission).
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (input.value === '') return;
+    if (send(input.value, binaryBox.checked)) input.value = '';
+    input.focus();
+  });
+
+  reconnectButton.addEventListener('click', () => {
+    attempt = 0;
+    if (socket) {
+      const old = socket;
+      socket = null;  // its close event is now ignored
+      old.close(1000, 'reconnect requested');
+      addItem('system', 'Reconnecting…');
+    }
+    connect();
+  });
+
+  $('clear').addEventListener('click', () => list.replaceChildren());
+
+  // Back online (a laptop waking up, Wi-Fi returning): retry now instead of waiting.
+  window.addEventListener('online', () => {
+    if (!socket) { attempt = 0; connect(); }
+  });
+
+  connect();
+})();

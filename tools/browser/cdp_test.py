@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Drives headless Chromium through the DevTools protocol over a pipe (--remote-debugging-pipe:
+commands on fd 3, replies on fd 4, JSON messages ended by NUL), so nothing but the standard
+library and Debian's chromium is needed. Usage: cdp_test.py BIN OUTDIR [CHROMIUM]
+
+Starts BIN on a free port, opens /client and checks what a user would see: the greeting, an echo
+with its round-trip time, permessage-deflate, an HTML payload shown as text, binary messages, no
+CSP violation or script error, and a reconnect by itself after the server is killed and
+restarted on the same port. Every wait is bounded; any failed check exits 1."""
+import base64
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+GREETING = "Welcome to simple echo server"
+XSS = "<img src=x onerror=\"document.title='pwned'\">"
+TIMEOUT = 10.0
+
+
+class Failure(Exception):
+    pass
+
+
+def log(message):
+    print(f"[browser-test {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Server:
+    """The lantern binary on 127.0.0.1:port, restartable on the same port."""
+
+    def __init__(self, binary, port):
+        self.binary, self.port, self.process = binary, port, None
+
+    def start(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
+        self.process = subprocess.Popen(
+            [self.binary, "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, text=True)
+        line_holder = []
+        reader = threading.Thread(target=lambda: line_holder.append(self.process.stdout.readline()), daemon=True)
+        reader.start()
+        reader.join(TIMEOUT)
+        line = line_holder[0] if line_holder else ""
+        if not line.startswith("lantern listening on"):
+            self.kill()
+            raise Failure(f"server did not start on port {self.port}: {line!r}")
+        log(line.strip())
+
+    def kill(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+
+
+class Browser:
+    """Chromium with a DevTools pipe; `call` sends a command and waits (bounded) for its reply."""
+
+    def __init__(self, executable, profile):
+        to_chrome_r, self.to_chrome = os.pipe()
+        self.from_chrome, from_chrome_w = os.pipe()
+
+        def wire_fds():  # runs in the child: fd 3 = commands in, fd 4 = replies out
+            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        args = [executable, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--mute-audio", "--hide-scrollbars", "--remote-debugging-pipe",
+                f"--user-data-dir={profile}", "about:blank"]
+        self.log_file = open(os.path.join(profile, "chromium.log"), "w")
+        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                        stderr=self.log_file, close_fds=False, preexec_fn=wire_fds)
+        os.close(to_chrome_r)
+        os.close(from_chrome_w)
+        self.next_id = 0
+        self.replies = {}
+        self.events = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self):
+        buffer = b""
+        while True:
+            chunk = os.read(self.from_chrome, 1 << 16)
+            if not chunk:
+                break
+            buffer += chunk
+            while b"\0" in buffer:
+                raw, buffer = buffer.split(b"\0", 1)
+                message = json.loads(raw)
+                with self.cond:
+                    if "id" in message:
+                        self.replies[message["id"]] = message
+                    else:
+                        self.events.append(message)
+                    self.cond.notify_all()
+
+    def call(self, method, params=None, session=None, timeout=TIMEOUT):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self.to_chrome, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while self.next_id not in self.replies:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure(f"no reply to {method} within {timeout} s")
+                self.cond.wait(left)
+            reply = self.replies.pop(self.next_id)
+        if "error" in reply:
+            raise Failure(f"{method}: {reply['error']}")
+        return reply.get("result", {})
+
+    def close(self):
+        try:
+            self.call("Browser.close", timeout=3)
+        except Exception:
+            pass
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.log_file.close()
+
+
+class Page:
+    def __init__(self, browser):
+        self.browser = browser
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self.session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Runtime"):
+            self.call(f"{domain}.enable")
+        # Collected from the first script on: CSP violations the page causes itself.
+        self.call("Page.addScriptToEvaluateOnNewDocument", {"source":
+                  "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+                  " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"})
+
+    def call(self, method, params=None, timeout=TIMEOUT):
+        return self.browser.call(method, params, self.session, timeout)
+
+    def eval(self, expression):
+        result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+        if "exceptionDetails" in result:
+            raise Failure(f"evaluating {expression!r}: {result['exceptionDetails'].get('text')}")
+        return result["result"].get("value")
+
+    def wait_for(self, what, expression, timeout=TIMEOUT):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.eval(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise Failure(f"timed out after {timeout} s waiting for {what}; status: {self.status()!r}")
+            time.sleep(0.1)
+
+    def status(self):
+        return self.eval("document.getElementById('status').textContent + ' '"
+                         " + document.getElementById('retry').textContent")
+
+    def type_and_enter(self, text):
+        self.eval("document.getElementById('message').focus()")
+        self.call("Input.insertText", {"text": text})
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", {"type": kind, "key": "Enter", "code": "Enter",
+                                                 "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13,
+                                                 **({"text": "\r"} if kind == "keyDown" else {})})
+
+    def screenshot(self, path, width, height, mobile=False, dark=False):
+        self.call("Emulation.setDeviceMetricsOverride",
+                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        self.call("Emulation.setEmulatedMedia",
+                  {"features": [{"name": "prefers-color-scheme", "value": "dark" if dark else "light"}]})
+        time.sleep(0.3)
+        data = self.call("Page.captureScreenshot", {"format": "png"})["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+        log(f"screenshot: {path}")
+
+
+def echo_row(text):
+    """JS: the RTT label of the echo row whose text is `text`, or null."""
+    return ("(() => { for (const li of document.querySelectorAll('#messages li.received')) {"
+            f" const t = li.querySelector('.text'); if (t && t.textContent === {json.dumps(text)}) {{"
+            " const r = li.querySelector('.rtt'); return r ? r.textContent : null; } } return null; })()")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(binary, outdir, chromium):
+    os.makedirs(outdir, exist_ok=True)
+    server = Server(binary, free_port())
+    profile = tempfile.mkdtemp(prefix="lantern-chromium-")
+    browser = None
+    checks = []
+
+    def check(name, condition, detail=""):
+        checks.append((name, bool(condition)))
+        log(("PASS " if condition else "FAIL ") + name + (f" ({detail})" if detail else ""))
+        if not condition:
+            raise Failure(name + (f": {detail}" if detail else ""))
+
+    try:
+        server.start()
+        browser = Browser(chromium, profile)
+        page = Page(browser)
+        page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        url = f"http://127.0.0.1:{server.port}/client"
+        page.call("Page.navigate", {"url": url})
+        page.wait_for("the page to load", "document.readyState === 'complete'")
+        title = page.eval("document.title")
+        check("page title", title == "Lantern echo", title)
+
+        # 1. The greeting arrives and the status says open.
+        page.wait_for("the greeting", "[...document.querySelectorAll('#messages li.received .text')]"
+                      f".some(e => e.textContent === {json.dumps(GREETING)})")
+        check("greeting shown", True)
+        page.wait_for("status open", "document.getElementById('status').dataset.state === 'open'")
+        check("status open", True, page.status())
+        rtt = page.wait_for("the echo of 'Connection open!'", echo_row("Connection open!"))
+        check("'Connection open!' sent on open and echoed", rtt)
+
+        # 2. Typing + Enter: the echo comes back with a round-trip time.
+        page.type_and_enter("hello from chromium")
+        rtt = page.wait_for("the echo with an RTT", echo_row("hello from chromium"))
+        check("echo shows RTT", re.fullmatch(r"RTT \d+(\.\d)? ms", rtt), rtt)
+        check("input cleared after send", page.eval("document.getElementById('message').value") == "")
+
+        # 3. permessage-deflate, as ws.extensions reports it.
+        extensions = page.eval("document.getElementById('compression').dataset.extensions")
+        check("ws.extensions has permessage-deflate", "permessage-deflate" in (extensions or ""), extensions)
+
+        # 4. Markup is shown as text and never runs.
+        page.type_and_enter(XSS)
+        page.wait_for("the HTML payload's echo", echo_row(XSS))
+        time.sleep(0.5)  # an onerror would have fired by now
+        check("HTML payload shown as text", page.eval(
+            "[...document.querySelectorAll('#messages .text')].filter(e => e.textContent === "
+            f"{json.dumps(XSS)}).length") == 2)
+        check("no <img> injected", page.eval("document.querySelectorAll('#messages img').length") == 0)
+        check("title unchanged", page.eval("document.title") == title, page.eval("document.title"))
+
+        # 5. Binary messages: byte count + hex preview, timed like text.
+        page.eval("document.getElementById('binary').checked = true")
+        page.type_and_enter("abc")
+        page.wait_for("the binary echo", "[...document.querySelectorAll('#messages li.received.binary')]"
+                      ".some(li => li.querySelector('.text').textContent === 'binary, 3 bytes: 61 62 63'"
+                      " && li.querySelector('.rtt'))")
+        check("binary echo as byte count + hex", True)
+        page.eval("document.getElementById('binary').checked = false")
+
+        # 6. Sending is disabled unless open.
+        check("send enabled while open", page.eval("!document.getElementById('send').disabled"))
+
+        # 7. Screenshots of the phone width and the dark scheme before the restart.
+        page.screenshot(os.path.join(outdir, "client-360.png"), 360, 740, mobile=True)
+        page.screenshot(os.path.join(outdir, "client-dark.png"), 900, 900, dark=True)
+        page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        width = page.eval("document.documentElement.scrollWidth")
+        check("no horizontal overflow at 900 px", width <= 900, width)
+
+        # 8. Kill the server: the page notices, disables sending, and reconnects by itself once
+        #    the server is back on the same port.
+        server.kill()
+        page.wait_for("status closed", "document.getElementById('status').dataset.state === 'closed'")
+        check("status closed after kill", True, page.status())
+        check("send disabled while closed", page.eval("document.getElementById('send').disabled"))
+        page.screenshot(os.path.join(outdir, "client-closed.png"), 360, 640, mobile=True)
+        time.sleep(1.0)
+        server.start()
+        page.wait_for("the automatic reconnect", "document.getElementById('status').dataset.state === 'open'", timeout=30)
+        page.wait_for("the second greeting", "[...document.querySelectorAll('#messages li.received .text')]"
+                      f".filter(e => e.textContent === {json.dumps(GREETING)}).length === 2")
+        check("reconnected by itself", True, page.status())
+        page.type_and_enter("after restart")
+        check("echo after reconnect", page.wait_for("the echo after reconnect", echo_row("after restart")))
+
+        # 9. The page satisfied its own Content-Security-Policy and threw nothing.
+        violations = page.eval("window.__csp")
+        check("no CSP violations", violations == [], violations)
+        errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
+                  if e.get("method") == "Runtime.exceptionThrown"]
+        check("no script errors", not errors, errors)
+
+        # 10. At 360 px nothing overflows sideways.
+        page.call("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
+        time.sleep(0.3)
+        width = page.eval("document.documentElement.scrollWidth")
+        check("no horizontal overflow at 360 px", width <= 360, width)
+        page.screenshot(os.path.join(outdir, "client.png"), 900, 1000)
+    except Failure as failure:
+        log(f"FAILED: {failure}")
+        return 1
+    finally:
+        if browser:
+            browser.close()
+        server.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+    log(f"{len(checks)} passed, 0 failed")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 3:
+        sys.exit("usage: cdp_test.py BIN OUTDIR [CHROMIUM]")
+    sys.exit(run(os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else "chromium"))
