@@ -99,6 +99,23 @@ public enum CommandLineOptions {
         Option(flag: "--deflate-budget", value: "BYTES", help: "process-wide zlib memory; beyond it send uncompressed [33554432]") { c, v in
             setInt(v, min: 0, &c.deflate.budgetBytes)
         },
+        Option(flag: "--mode", value: "MODE", help: "echo|broadcast: reply to the sender, or send to everyone [echo]") { c, v in
+            switch v {
+            case "echo": c.mode = .echo
+            case "broadcast": c.mode = .broadcast
+            default: return false
+            }
+            return true
+        },
+        Option(flag: "--max-queued-bytes", value: "N", help: "broadcast: bytes queued for a slow client before closing it 1008 [1048576]") { c, v in
+            setInt(v, min: 1024, &c.limits.maxQueuedBytes)
+        },
+        Option(flag: "--allow-origin", value: "ORIGIN", help: "also allow this browser Origin (repeatable; env: comma list; * = any) [same host only]") { c, v in
+            for item in v.split(separator: ",") where !item.isEmpty {
+                c.origins.allowed.append(Array(item.utf8).map(ASCII.lowercased))
+            }
+            return !v.isEmpty
+        },
         Option(flag: "--log-level", value: "LEVEL", help: "error|warn|info|debug [info]") { c, v in
             switch v {
             case "error": c.logLevel = .error

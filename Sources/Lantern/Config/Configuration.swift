@@ -7,6 +7,12 @@ public struct Configuration: Sendable {
     public var limits = Limits()
     public var logLevel = LogLevel.info
     public var deflate = DeflatePolicy()
+    /// `--mode`: what happens to received messages.
+    public var mode = Mode.echo
+    /// Origins allowed besides same-host ones and none (`--allow-origin`).
+    public var origins = OriginPolicy()
+
+    public enum Mode: Sendable { case echo, broadcast }
 
     public init() {}
 }

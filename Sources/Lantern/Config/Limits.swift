@@ -16,6 +16,8 @@ public struct Limits: Sendable {
     public var sendTimeoutMs = 10_000
     /// Idle HTTP keep-alive connections are closed after this, ms.
     public var keepAliveTimeoutMs = 15_000
+    /// Bytes a connection may have waiting to be sent in fan-out mode before it is closed (1008).
+    public var maxQueuedBytes = 1 << 20
     /// Time to wait for the peer's side of a close handshake, ms.
     public var closeTimeoutMs = 1_000
 

@@ -6,23 +6,31 @@ import CSystem
 /// One client, served start to end on its own thread: HTTP requests until an upgrade,
 /// then the WebSocket loop. All of the connection's I/O happens here; the protocol
 /// decisions come from the pure types in Protocol/.
-final class Connection {
+/// What a connection thread runs; the non-generic face of `Connection`.
+class ConnectionThread {
+    func run() {}
+}
+
+final class Connection<Handler: MessageHandler>: ConnectionThread {
     private let socket: Socket
     private let server: ServerContext
+    private let handler: Handler
     private let limits: Limits
     private var buffer: ReadBuffer
 
-    init(socket: Socket, server: ServerContext) {
+    init(socket: Socket, server: ServerContext, handler: Handler) {
         self.socket = socket
         self.server = server
+        self.handler = handler
         self.limits = server.configuration.limits
         buffer = ReadBuffer(capacity: max(16 << 10, limits.maxHeaderBytes))
+        super.init()
     }
 
     deinit { buffer.deallocate() }
 
     /// Serves the connection until it ends, closes the socket and frees its slot.
-    func run() {
+    override func run() {
         socket.setNoDelay()
         socket.setSendTimeout(milliseconds: limits.sendTimeoutMs)
         let ended = serveHTTP()
@@ -57,7 +65,8 @@ final class Connection {
                 if head.path.elementsEqual("/ws".utf8) {
                     return upgrade(head)
                 }
-                let (response, keepOpen) = server.responder.respond(to: head)
+                let (response, keepOpen) = operationsResponse(head) ?? server.responder.respond(to: head)
+                server.metrics.httpRequests.add(1)
                 server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
                 guard (try? socket.writeAll(response)) != nil else { socket.close(); return nil }
                 // A request body is never read, so the stream cannot be trusted after one;
@@ -84,7 +93,33 @@ final class Connection {
         }
     }
 
+    /// GET /healthz and GET /metrics (Prometheus text format).
+    private func operationsResponse(_ head: HTTPRequestHead) -> (bytes: [UInt8], keepOpen: Bool)? {
+        let isHead = head.method == Array("HEAD".utf8)
+        guard head.method == Array("GET".utf8) || isHead else { return nil }
+        let body: [UInt8]
+        let type: StaticString
+        if head.path.elementsEqual("/healthz".utf8) {
+            body = Array("ok\n".utf8)
+            type = "text/plain; charset=utf-8"
+        } else if head.path.elementsEqual("/metrics".utf8) {
+            let text = server.metrics.render(
+                openConnections: server.registry.count, activeConnections: server.active, deflateBytes: server.deflateBudget.used)
+            body = Array(text.utf8)
+            type = "text/plain; version=0.0.4; charset=utf-8"
+        } else {
+            return nil
+        }
+        var r = HTTPResponse(status: 200)
+        r.header("Content-Type", type)
+        r.header("Content-Length", String(body.count))
+        r.header("Cache-Control", "no-store")
+        body.withUnsafeBytes { r.finish(body: isHead ? nil : $0) }
+        return (r.bytes, head.keepAlive)
+    }
+
     private func refuse(_ error: HandshakeError, path: String) {
+        server.metrics.refused(status: error.status)
         let bytes = HTTPResponse.plain(status: error.status, message: error.message) { r in
             switch error {
             case .unsupportedVersion: r.header("Sec-WebSocket-Version", "13")
@@ -106,10 +141,23 @@ final class Connection {
 
     // MARK: WebSocket
 
+    /// How a finished WebSocket's socket is to be closed.
+    private enum Ending {
+        /// After our close frame: half-close and drain, so the frame is not lost to a RST.
+        case drain
+        /// The peer is gone or broken: close at once.
+        case abort
+    }
+
     private func upgrade(_ head: HTTPRequestHead) -> (ConnectionHandle, CloseCode)? {
         let accept: [UInt8]
-        do {
+        do throws(HandshakeError) {
             accept = try Handshake.validate(head)
+            let origin = try head.single("origin")
+            guard server.configuration.origins.permits(origin: origin, host: try head.single("host")) else {
+                server.log(.warn, "ws refused origin=\(text(origin ?? []))")
+                throw HandshakeError.forbidden
+            }
         } catch {
             refuse(error, path: "/ws")
             return nil
@@ -129,21 +177,43 @@ final class Connection {
             bytes.append(contentsOf: FrameHeader(fin: true, opcode: .text, payloadLength: UInt64(greeting.count)).encoded)
             bytes.append(contentsOf: greeting)
         }
-        let handle = ConnectionHandle(id: server.nextID(), socket: socket)
+        let deflate = agreed.map { PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: server.deflateBudget) }
+        let outbox = handler.fansOut ? Outbox(limitBytes: limits.maxQueuedBytes) : nil
+        let handle = ConnectionHandle(id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox)
+        server.metrics.upgrades.add(1)
+        guard (try? handle.writeRaw(bytes)) != nil else {
+            handle.retire(drain: false, timeoutMilliseconds: 0)
+            return nil
+        }
+        if outbox != nil && !startWriter(handle) {
+            handle.retire(drain: false, timeoutMilliseconds: 0)
+            return nil
+        }
         let open = server.registry.add(handle)
         server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
-        var code = CloseCode.abnormalClosure
-        let deflate = agreed.map { PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: server.deflateBudget) }
-        if (try? handle.writeRaw(bytes)) != nil {
-            code = serveWebSocket(handle, deflate)
-        } else {
-            socket.close()
+        let session = Session(handle: handle, hub: server.hub)
+        handler.opened(session)
+        var (code, ending) = serveWebSocket(session, deflate)
+        // Another thread may have ended it first (slow consumer in fan-out mode).
+        if let failure = handle.failureCode {
+            code = failure
+            ending = .abort
         }
+        handle.retire(drain: ending == .drain, timeoutMilliseconds: limits.closeTimeoutMs)
+        server.metrics.closed(code)
+        handler.closed(session, code: code)
         return (handle, code)
     }
 
-    /// The frame loop; returns the close code to log once the socket is closed.
-    private func serveWebSocket(_ handle: ConnectionHandle, _ deflate: PerMessageDeflate?) -> CloseCode {
+    private func startWriter(_ handle: ConnectionHandle) -> Bool {
+        startDetachedThread(Unmanaged.passRetained(handle).toOpaque(), stackBytes: 64 << 10, entry: writerThreadMain) {
+            Unmanaged<ConnectionHandle>.fromOpaque($0).release()
+        }
+    }
+
+    /// The frame loop; returns the close code to log and how to close the socket.
+    private func serveWebSocket(_ session: Session, _ deflate: PerMessageDeflate?) -> (CloseCode, Ending) {
+        let handle = session.handle
         let compression = deflate != nil
         var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
         var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
@@ -158,31 +228,28 @@ final class Connection {
                     case .payload(let chunk): try assembler.payload(UnsafeRawBufferPointer(chunk))
                     case .frameEnd:
                         guard let done = try assembler.frameEnd() else { continue }
-                        if let code = try perform(done, &assembler, handle, deflate) { return code }
+                        if let ended = try perform(done, &assembler, session, deflate) { return ended }
                     }
                 }
             } catch {
                 server.log(.info, "ws-fail id=\(handle.id) \(text(error.reason))")
                 _ = handle.sendClose(error.closeCode, reason: error.reason)
-                socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
-                return error.closeCode
+                return (error.closeCode, .drain)
             }
             do {
                 if try buffer.fill(from: socket) <= 0 {
-                    socket.close()
-                    return handle.hasSentClose ? .goingAway : .abnormalClosure
+                    return (handle.hasSentClose ? .goingAway : .abnormalClosure, .abort)
                 }
                 heartbeat.heard(now: MonotonicClock.nowMs())
             } catch {
-                guard error.isTimeout else { socket.close(); return .abnormalClosure }
+                guard error.isTimeout else { return (.abnormalClosure, .abort) }
                 switch heartbeat.timedOut(now: MonotonicClock.nowMs()) {
                 case .ping:
-                    guard (try? handle.send(.ping, [])) != nil else { socket.close(); return .abnormalClosure }
+                    guard (try? handle.send(.ping, [])) != nil else { return (.abnormalClosure, .abort) }
                 case .close:
                     server.log(.info, "ws-idle id=\(handle.id)")
                     _ = handle.sendClose(.goingAway, reason: "idle timeout")
-                    socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
-                    return .goingAway
+                    return (.goingAway, .drain)
                 case .wait:
                     break
                 }
@@ -191,26 +258,31 @@ final class Connection {
         }
     }
 
-    /// Acts on one assembled event; returns a close code when the connection is over.
+    /// Acts on one assembled event; returns how the connection ends when it does.
     private func perform(
-        _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ handle: ConnectionHandle, _ deflate: PerMessageDeflate?
-    ) throws(ProtocolError) -> CloseCode? {
+        _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ session: Session, _ deflate: PerMessageDeflate?
+    ) throws(ProtocolError) -> (CloseCode, Ending)? {
+        let handle = session.handle
         switch event {
         case .message(let opcode, let compressed):
-            var sent: Bool?
+            let metrics = server.metrics
+            metrics.messagesIn.add(1)
             if compressed, let deflate {
                 let plain = try deflate.inflate(assembler.message, isText: opcode == .text, limit: limits.maxMessageBytes)
-                sent = echo(opcode, plain, handle, deflate)
+                metrics.compressedBytesIn.add(assembler.message.count)
+                metrics.inflatedBytesIn.add(plain.count)
+                metrics.bytesIn.add(plain.count)
+                plain.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
                 deflate.recycle(plain)
             } else {
-                sent = echo(opcode, assembler.message, handle, deflate)
+                metrics.bytesIn.add(assembler.message.count)
+                assembler.message.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
             }
             assembler.releaseMessage(keepingUpTo: 64 << 10)
             deflate?.releaseLargeBuffers()
-            if sent == nil { socket.close(); return .abnormalClosure }
         case .ping:
             // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
-            if (try? handle.send(.pong, assembler.control)) == nil { socket.close(); return .abnormalClosure }
+            if (try? handle.send(.pong, assembler.control)) == nil { return (.abnormalClosure, .abort) }
         case .pong:
             break
         case .close(let code):
@@ -218,21 +290,9 @@ final class Connection {
             if !handle.hasSentClose {
                 _ = try? handle.send(.connectionClose, ClosePayload.encode(code: code))
             }
-            socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
-            return code ?? .noStatusReceived
+            return (code ?? .noStatusReceived, .drain)
         }
         return nil
-    }
-
-    /// Sends a message back, compressed when negotiated and worth it; nil when the write failed.
-    private func echo(_ opcode: Opcode, _ payload: [UInt8], _ handle: ConnectionHandle, _ deflate: PerMessageDeflate?) -> Bool? {
-        payload.withUnsafeBytes { plain in
-            if let deflate, deflate.deflate(plain) {
-                // RFC 7692 §6: RSV1 on the (only) frame marks the message as compressed.
-                return deflate.compressed.withUnsafeBytes { try? handle.send(opcode, $0, reservedBits: FrameHeader.rsv1) }
-            }
-            return try? handle.send(opcode, plain)
-        }
     }
 
     private func text<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 { String(decoding: bytes, as: UTF8.self) }

@@ -3,28 +3,83 @@ import Glibc
 #endif
 
 /// The shared face of one WebSocket connection: its socket's single writer.
-/// The connection's own thread and other threads (shutdown, later broadcast) send through it,
-/// one at a time, and nothing is sent after a close frame.
+/// The connection's own thread, its writer thread (fan-out mode) and the shutdown path send
+/// through it, one at a time under `writeLock`, and nothing is sent after a close frame.
 final class ConnectionHandle: @unchecked Sendable {
     let id: Int
     let socket: Socket
     private let writeLock = Lock()
+    /// Send side of permessage-deflate; used only under `writeLock`.
+    private let deflate: PerMessageDeflate?
+    private let metrics: Metrics
+    /// Present in fan-out mode: data messages wait here for the writer thread.
+    let outbox: Outbox?
     /// Guarded by `writeLock`.
     private var closeSent = false
+    /// Set when another thread ended this connection (slow consumer); read by its own thread.
+    private let failure = Lock()
+    private var failedWith: CloseCode?
+    /// Guarded by `failure`: the descriptor is (about to be) closed; never shut it down then.
+    private var socketRetired = false
 
-    init(id: Int, socket: Socket) {
+    init(id: Int, socket: Socket, deflate: PerMessageDeflate?, metrics: Metrics, outbox: Outbox?) {
         self.id = id
         self.socket = socket
+        self.deflate = deflate
+        self.metrics = metrics
+        self.outbox = outbox
     }
 
-    /// Sends one unfragmented frame (server frames are never masked, RFC 6455 §5.1).
-    /// Returns false when a close frame already went out, so this frame must not.
+    /// Sends a data message: queued in fan-out mode, written at once otherwise.
+    /// Returns false when the connection is closing or the write failed.
+    func sendMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        if outbox != nil {
+            let queued = enqueue(SharedMessage(opcode: opcode, bytes: Array(payload)))
+            if !queued { failSlowConsumer() }
+            return queued
+        }
+        return writeMessage(opcode, payload)
+    }
+
+    /// Queues a message for the writer thread; false when the queue is full or closed.
+    func enqueue(_ message: SharedMessage) -> Bool {
+        guard let outbox else { return message.bytes.withUnsafeBytes { writeMessage(message.opcode, $0) } }
+        return outbox.push(message)
+    }
+
+    /// Compresses (when negotiated and worthwhile) and writes one message now.
+    func writeMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
+        let written = writeLock.locked { () -> Bool in
+            if closeSent { return false }
+            let result: Result<Void, Errno>
+            if let deflate, deflate.deflate(payload) {
+                // RFC 7692 §6: RSV1 on the (only) frame marks the message as compressed.
+                metrics.compressedBytesOut.add(deflate.compressed.count)
+                metrics.uncompressedBytesOut.add(payload.count)
+                result = deflate.compressed.withUnsafeBytes { c in
+                    Result { () throws(Errno) in try Self.writeFrame(socket, opcode, c, FrameHeader.rsv1) }
+                }
+            } else {
+                result = Result { () throws(Errno) in try Self.writeFrame(socket, opcode, payload, 0) }
+            }
+            if case .failure = result { return false }
+            return true
+        }
+        if written {
+            metrics.messagesOut.add(1)
+            metrics.bytesOut.add(payload.count)
+        }
+        return written
+    }
+
+    /// Sends one control frame (ping, pong, close). Returns false when a close frame already
+    /// went out, so this one must not.
     @discardableResult
-    func send(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer, reservedBits: UInt8 = 0) throws(Errno) -> Bool {
+    func send(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws(Errno) -> Bool {
         try writeLock.withLock { () throws(Errno) -> Bool in
             if closeSent { return false }
             if opcode == .connectionClose { closeSent = true }
-            try Self.writeFrame(socket, opcode, payload, reservedBits)
+            try Self.writeFrame(socket, opcode, payload, 0)
             return true
         }
     }
@@ -52,6 +107,48 @@ final class ConnectionHandle: @unchecked Sendable {
         }
     }
 
+    /// Ends a connection whose queue overflowed: 1008 "slow consumer" if the frame fits in the
+    /// socket buffer right now (never blocking the caller), then a shutdown that wakes both of
+    /// its threads. Its own thread reports the code.
+    func failSlowConsumer() {
+        outbox?.close()
+        let payload = ClosePayload.encode(code: .policyViolation, reason: "slow consumer")
+        // The failure lock is held throughout, so `retire` cannot close the descriptor meanwhile.
+        failure.locked {
+            if failedWith != nil || socketRetired { return }
+            failedWith = .policyViolation
+            _ = writeLock.tryLocked { () -> Void in
+                if closeSent { return }
+                closeSent = true
+                let frame = FrameHeader(fin: true, opcode: .connectionClose, payloadLength: UInt64(payload.count)).encoded + payload
+                _ = Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
+            _ = shutdown(socket.fd, Int32(SHUT_RDWR))
+        }
+    }
+
+    /// Closes the socket for good, after making sure no other thread can touch its descriptor
+    /// again (a closed fd number is soon reused by a new connection):
+    /// 1. the outbox closes, so the writer thread stops taking messages;
+    /// 2. a pending slow-consumer shutdown can no longer run;
+    /// 3. our write side is shut, failing a write stalled on the peer, and under the write lock
+    ///    `closeSent` bars any later write;
+    /// 4. only then is the descriptor closed (after draining the peer's last bytes if asked).
+    func retire(drain: Bool, timeoutMilliseconds: Int) {
+        outbox?.close()
+        failure.locked { socketRetired = true }
+        socket.shutdownWrite()
+        writeLock.locked { closeSent = true }
+        if drain {
+            socket.closeAfterDraining(timeoutMilliseconds: timeoutMilliseconds)
+        } else {
+            socket.close()
+        }
+    }
+
+    /// The code another thread ended this connection with, if any.
+    var failureCode: CloseCode? { failure.locked { failedWith } }
+
     /// Whether this side already started the closing handshake.
     var hasSentClose: Bool { writeLock.locked { closeSent } }
 
@@ -68,4 +165,20 @@ final class ConnectionHandle: @unchecked Sendable {
             return Result { () throws(Errno) in try socket.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<n]), payload) }
         }.get()
     }
+}
+
+/// Fan-out mode: drains a connection's outbox onto its socket until the queue closes or a
+/// write fails (a write stalled past the send timeout ends the connection).
+func writerThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let handle = Unmanaged<ConnectionHandle>.fromOpaque(argument!).takeRetainedValue()
+    guard let outbox = handle.outbox else { return nil }
+    while let message = outbox.pop() {
+        let ok = message.bytes.withUnsafeBytes { handle.writeMessage(message.opcode, $0) }
+        if !ok {
+            // A failed or timed-out write: the peer is gone or not reading.
+            handle.failSlowConsumer()
+            break
+        }
+    }
+    return nil
 }

@@ -6,7 +6,7 @@ import CSystem
 /// The accept loop, thread spawning and signal handling.
 public enum Server {
     /// Runs until SIGTERM/SIGINT; returns the process exit status.
-    public static func run(_ configuration: Configuration) -> Int32 {
+    public static func run<Handler: MessageHandler>(_ configuration: Configuration, handler: Handler) -> Int32 {
         prepareSignals()
         lantern_limit_malloc_arenas(2)
         let context = ServerContext(configuration: configuration)
@@ -28,7 +28,7 @@ public enum Server {
             context.log(.error, "cannot start the signal thread")
             return 1
         }
-        acceptLoop(listener, context)
+        acceptLoop(listener, context, handler)
         return shutDown(context)
     }
 
@@ -55,7 +55,7 @@ public enum Server {
         return set
     }
 
-    private static func acceptLoop(_ listener: Listener, _ context: ServerContext) {
+    private static func acceptLoop<Handler: MessageHandler>(_ listener: Listener, _ context: ServerContext, _ handler: Handler) {
         var lastResourceLogMs = 0
         while true {
             let socket: Socket
@@ -78,11 +78,12 @@ public enum Server {
                 socket.close()
                 return
             }
+            context.metrics.connectionsAccepted.add(1)
             guard context.claimSlot() else {
                 refuseBusy(socket, context, why: "connection limit")
                 continue
             }
-            let connection = Connection(socket: socket, server: context)
+            let connection = Connection(socket: socket, server: context, handler: handler)
             if !spawn(connection, context) {
                 context.releaseSlot()
                 refuseBusy(socket, context, why: "cannot create a thread")
@@ -100,9 +101,9 @@ public enum Server {
         socket.close()
     }
 
-    private static func spawn(_ connection: Connection, _ context: ServerContext) -> Bool {
-        let box = ConnectionThread(connection: connection, context: context)
-        return startDetachedThread(Unmanaged.passRetained(box).toOpaque(), stackBytes: 256 << 10, entry: connectionThreadMain) {
+    private static func spawn<Handler: MessageHandler>(_ connection: Connection<Handler>, _ context: ServerContext) -> Bool {
+        let base: ConnectionThread = connection
+        return startDetachedThread(Unmanaged.passRetained(base).toOpaque(), stackBytes: 256 << 10, entry: connectionThreadMain) {
             Unmanaged<ConnectionThread>.fromOpaque($0).release()
         }
     }
@@ -122,20 +123,10 @@ public enum Server {
     }
 }
 
-/// Everything a connection thread owns.
-private final class ConnectionThread {
-    let connection: Connection
-    let context: ServerContext
-    init(connection: Connection, context: ServerContext) {
-        self.connection = connection
-        self.context = context
-    }
-}
-
 /// Thread entry (a plain global function: closures from top-level code get actor-isolated).
+/// It sees the non-generic base class, since a C function pointer cannot be generic.
 private func connectionThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let box = Unmanaged<ConnectionThread>.fromOpaque(argument!).takeRetainedValue()
-    box.connection.run()
+    Unmanaged<ConnectionThread>.fromOpaque(argument!).takeRetainedValue().run()
     return nil
 }
 
@@ -167,7 +158,7 @@ private func signalThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMut
 }
 
 /// Starts a detached thread with an explicit stack size; on failure runs `cleanup` on the argument.
-private func startDetachedThread(
+func startDetachedThread(
     _ argument: UnsafeMutableRawPointer,
     stackBytes: Int,
     entry: @convention(c) (UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer?,

@@ -5,6 +5,8 @@ final class ServerContext: @unchecked Sendable {
     let responder = StaticResponder()
     let log: Log
     let deflateBudget: DeflateBudget
+    let metrics = Metrics()
+    let hub: Hub
     private let lock = Lock()
     private var lastID = 0
     /// Connections with a live thread (HTTP or WebSocket), for the connection cap.
@@ -15,6 +17,7 @@ final class ServerContext: @unchecked Sendable {
         self.configuration = configuration
         log = Log(level: configuration.logLevel)
         deflateBudget = DeflateBudget(limitBytes: configuration.deflate.budgetBytes)
+        hub = Hub(registry: registry, log: log)
     }
 
     func nextID() -> Int { lock.locked { lastID += 1; return lastID } }

@@ -1,0 +1,90 @@
+import Synchronization
+
+/// One relaxed atomic counter (a class, so counters can live in arrays).
+final class Counter: Sendable {
+    private let atomic = Atomic<Int>(0)
+    @inline(__always) func add(_ n: Int) { atomic.wrappingAdd(n, ordering: .relaxed) }
+    var value: Int { atomic.load(ordering: .relaxed) }
+}
+
+/// Process-wide counters for /metrics. Relaxed atomics: the echo path never takes a lock for them.
+final class Metrics: Sendable {
+    let connectionsAccepted = Counter()
+    let upgrades = Counter()
+    let messagesIn = Counter()
+    let messagesOut = Counter()
+    let bytesIn = Counter()
+    let bytesOut = Counter()
+    /// Payload bytes that travelled compressed, as sent on the wire and as they inflate.
+    let compressedBytesIn = Counter()
+    let inflatedBytesIn = Counter()
+    let compressedBytesOut = Counter()
+    let uncompressedBytesOut = Counter()
+    let httpRequests = Counter()
+    /// Refused upgrades and requests by HTTP status.
+    private let refusals: [Counter]
+    private let refusalStatuses = [400, 403, 404, 405, 426, 431, 503]
+    /// Closes by close code (1000...1015), anything else in `otherCloses`.
+    private let closes: [Counter]
+    private let otherCloses = Counter()
+
+    init() {
+        refusals = (0..<7).map { _ in Counter() }
+        closes = (0..<16).map { _ in Counter() }
+    }
+
+
+    func refused(status: Int) {
+        if let i = refusalStatuses.firstIndex(of: status) { refusals[i].add(1) }
+    }
+
+    func closed(_ code: CloseCode) {
+        let i = Int(code.rawValue) - 1000
+        if i >= 0 && i < closes.count { closes[i].add(1) } else { otherCloses.add(1) }
+    }
+
+    /// The Prometheus text exposition format (version 0.0.4).
+    func render(openConnections: Int, activeConnections: Int, deflateBytes: Int) -> String {
+        var out = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
+            out += "# HELP lantern_\(name) \(help)\n# TYPE lantern_\(name) \(type)\n"
+            for (labels, value) in samples { out += "lantern_\(name)\(labels) \(value)\n" }
+        }
+        func load(_ c: Counter) -> Int { c.value }
+        metric("websocket_connections_open", "gauge", "Open WebSocket connections.", [("", openConnections)])
+        metric("connections_active", "gauge", "Open TCP connections (HTTP and WebSocket).", [("", activeConnections)])
+        metric("connections_total", "counter", "TCP connections accepted.", [("", load(connectionsAccepted))])
+        metric("websocket_upgrades_total", "counter", "Successful WebSocket upgrades.", [("", load(upgrades))])
+        metric("http_requests_total", "counter", "Plain HTTP requests answered.", [("", load(httpRequests))])
+        metric("messages_received_total", "counter", "WebSocket messages received.", [("", load(messagesIn))])
+        metric("messages_sent_total", "counter", "WebSocket messages sent.", [("", load(messagesOut))])
+        metric("bytes_received_total", "counter", "Message payload bytes received (as inflated).", [("", load(bytesIn))])
+        metric("bytes_sent_total", "counter", "Message payload bytes sent (before compression).", [("", load(bytesOut))])
+        metric("deflate_bytes_received_total", "counter", "Compressed message bytes received, on the wire and inflated.",
+               [("{form=\"compressed\"}", load(compressedBytesIn)), ("{form=\"uncompressed\"}", load(inflatedBytesIn))])
+        metric("deflate_bytes_sent_total", "counter", "Compressed message bytes sent, before and after compression.",
+               [("{form=\"uncompressed\"}", load(uncompressedBytesOut)), ("{form=\"compressed\"}", load(compressedBytesOut))])
+        var refused: [(String, Int)] = []
+        for (i, status) in refusalStatuses.enumerated() { refused.append(("{status=\"\(status)\"}", load(refusals[i]))) }
+        metric("requests_refused_total", "counter", "Requests and upgrades refused, by HTTP status.", refused)
+        var closed: [(String, Int)] = []
+        for i in 0..<closes.count {
+            let n = load(closes[i])
+            if n > 0 || i <= 11 { closed.append(("{code=\"\(1000 + i)\"}", n)) }
+        }
+        closed.append(("{code=\"other\"}", load(otherCloses)))
+        metric("websocket_closes_total", "counter", "WebSocket connections ended, by close code (1006: no close frame).", closed)
+        metric("deflate_memory_bytes", "gauge", "Live zlib memory.", [("", deflateBytes)])
+        metric("resident_memory_bytes", "gauge", "Resident set size of the process.", [("", Metrics.residentBytes())])
+        return out
+    }
+
+    /// RSS from /proc/self/statm (second field, in pages).
+    static func residentBytes() -> Int {
+        guard let text = ProcFile.read("/proc/self/statm") else { return 0 }
+        let fields = text.split(separator: UInt8(ascii: " "))
+        guard fields.count > 1 else { return 0 }
+        let pages = fields[1].reduce(0) { $0 * 10 + Int($1 &- UInt8(ascii: "0")) }
+        return pages * 4096
+    }
+}
