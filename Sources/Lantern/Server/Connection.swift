@@ -218,7 +218,8 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
         var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
         var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
-        socket.setReceiveTimeout(milliseconds: heartbeat.nextWaitMs)
+        var receiveTimeout = heartbeat.nextWaitMs
+        socket.setReceiveTimeout(milliseconds: receiveTimeout)
         while true {
             do throws(ProtocolError) {
                 while let (event, used) = try decoder.next(buffer.unread) {
@@ -254,7 +255,11 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
                     break
                 }
             }
-            socket.setReceiveTimeout(milliseconds: heartbeat.nextWaitMs)
+            // Only when it changes: a setsockopt per message would cost a syscall per echo.
+            if heartbeat.nextWaitMs != receiveTimeout {
+                receiveTimeout = heartbeat.nextWaitMs
+                socket.setReceiveTimeout(milliseconds: receiveTimeout)
+            }
         }
     }
 
