@@ -111,10 +111,14 @@ public enum CommandLineOptions {
             setInt(v, min: 1024, &c.limits.maxQueuedBytes)
         },
         Option(flag: "--allow-origin", value: "ORIGIN", help: "also allow this browser Origin (repeatable; env: comma list; * = any) [same host only]") { c, v in
-            for item in v.split(separator: ",") where !item.isEmpty {
-                c.origins.allowed.append(Array(item.utf8).map(ASCII.lowercased))
+            var any = false
+            for item in Array(v.utf8).split(separator: UInt8(ascii: ",")) {
+                let origin = ASCII.trimmed(item)
+                if origin.isEmpty { continue }
+                c.origins.allowed.append(origin.map(ASCII.lowercased))
+                any = true
             }
-            return !v.isEmpty
+            return any
         },
         Option(flag: "--log-level", value: "LEVEL", help: "error|warn|info|debug [info]") { c, v in
             switch v {
@@ -144,6 +148,8 @@ public enum CommandLineOptions {
                 return .usageError("invalid value for \(option.environmentName): \(value)")
             }
         }
+        // A repeatable flag replaces its environment list instead of adding to it.
+        var replacedOrigins = false
         var i = 0
         while i < arguments.count {
             var arg = arguments[i]
@@ -166,6 +172,10 @@ public enum CommandLineOptions {
                 guard i < arguments.count else { return .usageError("\(arg) needs a value") }
                 value = arguments[i]
                 i += 1
+            }
+            if option.flag == "--allow-origin" && !replacedOrigins {
+                config.origins.allowed = []
+                replacedOrigins = true
             }
             if !option.apply(&config, value) { return .usageError("invalid value for \(arg): \(value)") }
         }

@@ -96,19 +96,21 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
     /// GET /healthz and GET /metrics (Prometheus text format).
     private func operationsResponse(_ head: HTTPRequestHead) -> (bytes: [UInt8], keepOpen: Bool)? {
         let isHead = head.method == Array("HEAD".utf8)
-        guard head.method == Array("GET".utf8) || isHead else { return nil }
+        let isHealth = head.path.elementsEqual("/healthz".utf8)
+        guard isHealth || head.path.elementsEqual("/metrics".utf8) else { return nil }
+        guard head.method == Array("GET".utf8) || isHead else {
+            return (HTTPResponse.plain(status: 405, message: "method not allowed") { $0.header("Allow", "GET, HEAD") }, false)
+        }
         let body: [UInt8]
         let type: StaticString
-        if head.path.elementsEqual("/healthz".utf8) {
+        if isHealth {
             body = Array("ok\n".utf8)
             type = "text/plain; charset=utf-8"
-        } else if head.path.elementsEqual("/metrics".utf8) {
+        } else {
             let text = server.metrics.render(
                 openConnections: server.registry.count, activeConnections: server.active, deflateBytes: server.deflateBudget.used)
             body = Array(text.utf8)
             type = "text/plain; version=0.0.4; charset=utf-8"
-        } else {
-            return nil
         }
         var r = HTTPResponse(status: 200)
         r.header("Content-Type", type)
@@ -184,6 +186,15 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         guard (try? handle.writeRaw(bytes)) != nil else {
             handle.retire(drain: false, timeoutMilliseconds: 0)
             return nil
+        }
+        if !greeting.isEmpty {
+            server.metrics.messagesOut.add(1)
+            server.metrics.bytesOut.add(greeting.count)
+        }
+        if outbox != nil {
+            // Fan-out: keep the kernel's share of a stalled peer's backlog small, so the
+            // bounded queue (not megabytes of socket buffer) decides when it is too slow.
+            socket.setSendBufferSize(128 << 10)
         }
         if outbox != nil && !startWriter(handle) {
             handle.retire(drain: false, timeoutMilliseconds: 0)

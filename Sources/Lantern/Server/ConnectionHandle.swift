@@ -123,6 +123,8 @@ final class ConnectionHandle: @unchecked Sendable {
                 let frame = FrameHeader(fin: true, opcode: .connectionClose, payloadLength: UInt64(payload.count)).encoded + payload
                 _ = Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
             }
+            // Whatever the kernel still holds for this peer is dropped at close, not kept.
+            socket.setAbortiveClose()
             _ = shutdown(socket.fd, Int32(SHUT_RDWR))
         }
     }

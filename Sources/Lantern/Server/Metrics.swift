@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// One relaxed atomic counter (a class, so counters can live in arrays).
@@ -85,6 +88,6 @@ final class Metrics: Sendable {
         let fields = text.split(separator: UInt8(ascii: " "))
         guard fields.count > 1 else { return 0 }
         let pages = fields[1].reduce(0) { $0 * 10 + Int($1 &- UInt8(ascii: "0")) }
-        return pages * 4096
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

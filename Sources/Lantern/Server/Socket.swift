@@ -57,6 +57,17 @@ struct Socket: Sendable {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    func setSendBufferSize(_ bytes: Int) {
+        var size = Int32(bytes)
+        _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Makes the next close drop unsent data and reset the connection (for peers we give up on).
+    func setAbortiveClose() {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+    }
+
     func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     func close() { _ = Glibc.close(fd) }
