@@ -3,7 +3,7 @@
 #
 #   tools/release.sh              static release build (glibc, libstdc++, zlib and the Swift
 #                                 runtime all linked in), stripped, into dist/lantern
-#   tools/release.sh --embedded   Embedded Swift build (not implemented yet: exits 2)
+#   tools/release.sh --embedded   the same from Embedded Swift: runs tools/release-embedded.sh
 #
 # Fails unless `file` says "statically linked" and `ldd` says "not a dynamic executable".
 # Scratch path: .build-static (kept apart from .build/, which `swift test` owns).
@@ -21,8 +21,7 @@ for arg in "$@"; do
 done
 
 if [[ $EMBEDDED == 1 ]]; then
-    echo "Embedded build not implemented yet"
-    exit 2
+    exec tools/release-embedded.sh
 fi
 
 if ! command -v swift >/dev/null && [[ -x /opt/swift/usr/bin/swift ]]; then

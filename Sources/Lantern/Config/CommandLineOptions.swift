@@ -158,8 +158,9 @@ public enum CommandLineOptions {
             if arg == "--version" { return .version }
             var inlineValue: String? = nil
             if let eq = arg.utf8.firstIndex(of: UInt8(ascii: "=")), arg.hasPrefix("--") {
-                inlineValue = String(arg[arg.index(after: eq)...])
-                arg = String(arg[..<eq])
+                // Sliced as UTF-8: Character indexing would need Unicode tables in Embedded builds.
+                inlineValue = String(decoding: arg.utf8[arg.utf8.index(after: eq)...], as: UTF8.self)
+                arg = String(decoding: arg.utf8[..<eq], as: UTF8.self)
             }
             guard let option = options.first(where: { $0.flag == arg }) else { return .usageError("unknown option \(arg)") }
             let value: String

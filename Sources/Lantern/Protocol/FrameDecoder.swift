@@ -19,6 +19,9 @@ public struct FrameDecoder {
 
     public init(rules: FrameRules = FrameRules()) { self.rules = rules }
 
+    /// Payload bytes of the current frame not yet delivered (0 between frames).
+    public var remainingPayload: UInt64 { inFrame ? remaining : 0 }
+
     /// Decodes the next event from the start of `bytes`, unmasking payload in place.
     /// Returns nil when `bytes` holds too little for the next event, otherwise the event and
     /// the number of bytes it consumed (0 for `.frameEnd`).

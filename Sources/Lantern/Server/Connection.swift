@@ -6,6 +6,11 @@ import CSystem
 /// One client, served start to end on its own thread: HTTP requests until an upgrade,
 /// then the WebSocket loop. All of the connection's I/O happens here; the protocol
 /// decisions come from the pure types in Protocol/.
+/// Receive buffer sizes: small while idle, large once big frames flow.
+enum ReadBufferSizes {
+    static let large = 64 << 10
+}
+
 /// What a connection thread runs; the non-generic face of `Connection`.
 class ConnectionThread {
     func run() {}
@@ -23,7 +28,7 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         self.server = server
         self.handler = handler
         self.limits = server.configuration.limits
-        buffer = ReadBuffer(capacity: max(16 << 10, limits.maxHeaderBytes))
+        buffer = ReadBuffer(capacity: 2 << 10, growLimit: limits.maxHeaderBytes)
         super.init()
     }
 
@@ -247,6 +252,10 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
                 server.log(.info, "ws-fail id=\(handle.id) \(text(error.reason))")
                 _ = handle.sendClose(error.closeCode, reason: error.reason)
                 return (error.closeCode, .drain)
+            }
+            // A big frame is on its way: read it in large pieces (one growth per connection).
+            if decoder.remainingPayload > UInt64(buffer.capacity) && buffer.capacity < ReadBufferSizes.large {
+                buffer.reserve(ReadBufferSizes.large)
             }
             do {
                 if try buffer.fill(from: socket) <= 0 {

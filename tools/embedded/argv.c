@@ -1,0 +1,17 @@
+// Embedded Swift has no CommandLine. glibc calls every .init_array function with
+// (argc, argv, envp) before main, so this one keeps them for GlibcOverlay.swift.
+#include "Glibc/glibc.h"
+
+static int saved_argc;
+static char **saved_argv;
+
+static void lantern_save_arguments(int argc, char **argv, char **envp) {
+    (void)envp;
+    saved_argc = argc;
+    saved_argv = argv;
+}
+__attribute__((section(".init_array"), used))
+static void (*lantern_save_arguments_entry)(int, char **, char **) = lantern_save_arguments;
+
+int lantern_argc(void) { return saved_argc; }
+char **lantern_argv(void) { return saved_argv; }
