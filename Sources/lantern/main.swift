@@ -8,10 +8,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 switch CommandLineOptions.parse(arguments, environment: { name in getenv(name).map { String(cString: $0) } }) {
 case .run(let configuration):
     // _exit: connection threads may still be running; skip atexit work that could race them.
-    switch configuration.mode {
-    case .echo: _exit(Server.run(configuration, handler: EchoHandler()))
-    case .broadcast: _exit(Server.run(configuration, handler: BroadcastHandler()))
-    }
+    _exit(Server.run(configuration, handler: BuiltInHandler(mode: configuration.mode)))
 case .help:
     print(CommandLineOptions.usage, terminator: "")
     exit(0)

@@ -186,7 +186,7 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         }
         let deflate = agreed.map { PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: server.deflateBudget) }
         let outbox = handler.fansOut ? Outbox(limitBytes: limits.maxQueuedBytes) : nil
-        let handle = ConnectionHandle(id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox)
+        let handle = ConnectionHandle(id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox, sendTimeoutMs: limits.sendTimeoutMs)
         server.metrics.upgrades.add(1)
         guard (try? handle.writeRaw(bytes)) != nil else {
             handle.retire(drain: false, timeoutMilliseconds: 0)
@@ -207,6 +207,8 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         }
         let open = server.registry.add(handle)
         server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
+        // Upgraded while the server is stopping: its shutdown snapshot may have missed us.
+        if server.isStopping { _ = handle.sendClose(.goingAway, reason: "server shutting down") }
         let session = Session(handle: handle, hub: server.hub)
         handler.opened(session)
         var (code, ending) = serveWebSocket(session, deflate)

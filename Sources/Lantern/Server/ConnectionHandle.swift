@@ -12,6 +12,8 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Send side of permessage-deflate; used only under `writeLock`.
     private let deflate: PerMessageDeflate?
     private let metrics: Metrics
+    /// Budget for writing one frame (`--send-timeout`).
+    private let sendTimeoutMs: Int
     /// Present in fan-out mode: data messages wait here for the writer thread.
     let outbox: Outbox?
     /// Guarded by `writeLock`.
@@ -22,7 +24,8 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Guarded by `failure`: the descriptor is (about to be) closed; never shut it down then.
     private var socketRetired = false
 
-    init(id: Int, socket: Socket, deflate: PerMessageDeflate?, metrics: Metrics, outbox: Outbox?) {
+    init(id: Int, socket: Socket, deflate: PerMessageDeflate?, metrics: Metrics, outbox: Outbox?, sendTimeoutMs: Int) {
+        self.sendTimeoutMs = sendTimeoutMs
         self.id = id
         self.socket = socket
         self.deflate = deflate
@@ -38,7 +41,9 @@ final class ConnectionHandle: @unchecked Sendable {
             if !queued { failSlowConsumer() }
             return queued
         }
-        return writeMessage(opcode, payload)
+        let written = writeMessage(opcode, payload)
+        if !written { failWrite() }
+        return written
     }
 
     /// Queues a message for the writer thread; false when the queue is full or closed.
@@ -57,12 +62,16 @@ final class ConnectionHandle: @unchecked Sendable {
                 metrics.compressedBytesOut.add(deflate.compressed.count)
                 metrics.uncompressedBytesOut.add(payload.count)
                 result = deflate.compressed.withUnsafeBytes { c in
-                    Result { () throws(Errno) in try Self.writeFrame(socket, opcode, c, FrameHeader.rsv1) }
+                    Result { () throws(Errno) in try Self.writeFrame(socket, opcode, c, FrameHeader.rsv1, sendTimeoutMs) }
                 }
             } else {
-                result = Result { () throws(Errno) in try Self.writeFrame(socket, opcode, payload, 0) }
+                result = Result { () throws(Errno) in try Self.writeFrame(socket, opcode, payload, 0, sendTimeoutMs) }
             }
-            if case .failure = result { return false }
+            if case .failure = result {
+                // Part of a frame may be on the wire: nothing may follow it.
+                closeSent = true
+                return false
+            }
             return true
         }
         if written {
@@ -79,7 +88,7 @@ final class ConnectionHandle: @unchecked Sendable {
         try writeLock.withLock { () throws(Errno) -> Bool in
             if closeSent { return false }
             if opcode == .connectionClose { closeSent = true }
-            try Self.writeFrame(socket, opcode, payload, 0)
+            try Self.writeFrame(socket, opcode, payload, 0, sendTimeoutMs)
             return true
         }
     }
@@ -101,7 +110,7 @@ final class ConnectionHandle: @unchecked Sendable {
         return writeLock.tryLocked { () -> Bool in
             if closeSent { return false }
             closeSent = true
-            let sent = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0) } }
+            let sent = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0, sendTimeoutMs) } }
             if case .failure = sent { return false }
             return true
         }
@@ -148,6 +157,18 @@ final class ConnectionHandle: @unchecked Sendable {
         }
     }
 
+    /// Ends a connection whose write failed or stalled past the send timeout (the peer is gone
+    /// or stopped reading): no close frame can get through, so the socket is shut down, which
+    /// also wakes its reading thread. Reported as 1006.
+    func failWrite() {
+        failure.locked {
+            if failedWith != nil || socketRetired { return }
+            failedWith = .abnormalClosure
+            socket.setAbortiveClose()
+            _ = shutdown(socket.fd, Int32(SHUT_RDWR))
+        }
+    }
+
     /// The code another thread ended this connection with, if any.
     var failureCode: CloseCode? { failure.locked { failedWith } }
 
@@ -159,12 +180,14 @@ final class ConnectionHandle: @unchecked Sendable {
         try writeLock.withLock { () throws(Errno) in try socket.writeAll(bytes) }
     }
 
-    private static func writeFrame(_ socket: Socket, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ reservedBits: UInt8) throws(Errno) {
+    private static func writeFrame(
+        _ socket: Socket, _ opcode: Opcode, _ payload: UnsafeRawBufferPointer, _ reservedBits: UInt8, _ timeoutMs: Int
+    ) throws(Errno) {
         let header = FrameHeader(fin: true, reservedBits: reservedBits, opcode: opcode, payloadLength: UInt64(payload.count))
         var bytes: (UInt64, UInt64) = (0, 0)
         try withUnsafeMutableBytes(of: &bytes) { buffer in
             let n = header.encode(into: buffer)
-            return Result { () throws(Errno) in try socket.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<n]), payload) }
+            return Result { () throws(Errno) in try socket.writeAll(UnsafeRawBufferPointer(rebasing: buffer[..<n]), payload, timeoutMs: timeoutMs) }
         }.get()
     }
 }

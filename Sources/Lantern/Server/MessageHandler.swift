@@ -46,6 +46,23 @@ public struct BroadcastHandler: MessageHandler {
     }
 }
 
+/// The handler `lantern --mode` picks. One type for every mode means the server's generic code
+/// is specialised once, not once per handler (it matters for the Embedded build's size).
+public struct BuiltInHandler: MessageHandler {
+    public let mode: Configuration.Mode
+
+    public init(mode: Configuration.Mode) { self.mode = mode }
+
+    public var fansOut: Bool { mode == .broadcast }
+
+    public func received(_ message: Message, on session: Session) {
+        switch mode {
+        case .echo: EchoHandler().received(message, on: session)
+        case .broadcast: BroadcastHandler().received(message, on: session)
+        }
+    }
+}
+
 /// One open WebSocket as a handler sees it: reply, broadcast, or close.
 public struct Session {
     let handle: ConnectionHandle

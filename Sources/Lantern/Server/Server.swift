@@ -110,15 +110,16 @@ public enum Server {
 
     /// Sends 1001 to every open WebSocket, waits briefly for their close replies, and reports 0.
     private static func shutDown(_ context: ServerContext) -> Int32 {
-        let open = context.registry.snapshot()
-        context.log(.info, "shutting down: closing \(open.count) connections")
+        context.log(.info, "shutting down: closing \(context.registry.count) connections")
         let deadline = MonotonicClock.nowMs() + 1_500
-        var pending = open
-        while !pending.isEmpty && MonotonicClock.nowMs() < deadline {
-            pending = pending.filter { $0.trySendClose(.goingAway, reason: "server shutting down") == nil }
-            if !pending.isEmpty { usleep(2_000) }
+        // A fresh snapshot each round: handshakes that finish during shutdown get their 1001 too.
+        // trySendClose is cheap for connections already closed and never waits on a stalled write.
+        while context.registry.count > 0 && MonotonicClock.nowMs() < deadline {
+            for handle in context.registry.snapshot() {
+                _ = handle.trySendClose(.goingAway, reason: "server shutting down")
+            }
+            usleep(5_000)
         }
-        while context.registry.count > 0 && MonotonicClock.nowMs() < deadline { usleep(10_000) }
         return 0
     }
 }

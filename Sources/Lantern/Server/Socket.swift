@@ -13,9 +13,24 @@ struct Socket: Sendable {
 
     /// Writes all of `first` then all of `second` (header + payload in one syscall when possible).
     /// MSG_NOSIGNAL: a vanished peer is an EPIPE error, not a process-killing signal.
-    func writeAll(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws(Errno) {
+    /// With `timeoutMs`, the whole write must finish within it: SO_SNDTIMEO alone restarts with
+    /// every partial write, so a peer that reads a trickle could hold a big message for ever.
+    func writeAll(
+        _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+        timeoutMs: Int = 0
+    ) throws(Errno) {
         var a = first, b = second
+        var deadline = 0
+        var shortened = false
+        defer { if shortened { setSendTimeout(milliseconds: timeoutMs) } }
         while a.count + b.count > 0 {
+            if deadline > 0 {
+                // A partial write happened: only what is left of the budget remains.
+                let remaining = deadline - MonotonicClock.nowMs()
+                if remaining <= 0 { throw Errno(EAGAIN) }
+                setSendTimeout(milliseconds: remaining)
+                shortened = true
+            }
             var iov = (
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
@@ -26,6 +41,9 @@ struct Socket: Sendable {
                 msg.msg_iovlen = 2
                 return Result { () throws(Errno) -> Int in try Errno.retrying { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
             }.get()
+            if timeoutMs > 0 && deadline == 0 && sent < a.count + b.count {
+                deadline = MonotonicClock.nowMs() + timeoutMs
+            }
             if sent >= a.count {
                 let rest = sent - a.count
                 a = UnsafeRawBufferPointer(start: nil, count: 0)
