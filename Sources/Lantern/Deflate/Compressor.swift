@@ -4,6 +4,8 @@ import CZlib
 final class Compressor {
     private var stream = z_stream()
     private let ok: Bool
+    /// zlib calls back into it until deflateEnd, so it must outlive the stream.
+    private let budget: DeflateBudget
 
     /// zlib's own bound for one stream's memory, to ask the budget before allocating.
     static func estimatedBytes(windowBits: Int, memLevel: Int) -> Int {
@@ -11,6 +13,7 @@ final class Compressor {
     }
 
     init?(windowBits: Int, memLevel: Int, level: Int, budget: DeflateBudget) {
+        self.budget = budget
         budget.attach(to: &stream)
         // Negative window bits: raw deflate, no zlib header or trailer (§7.2.1).
         ok = lantern_deflateInit2(&stream, Int32(level), -Int32(windowBits), Int32(memLevel)) == Z_OK
@@ -41,6 +44,13 @@ final class Compressor {
             capacity *= 2
         }
         output.removeLast(output.count - produced)
+        // RFC 7692 §7.2.3.6: an empty message compresses to one 0x00 byte. After a flush, zlib
+        // may produce nothing at all for it; an empty RSV1 payload would make the peer read its
+        // 00 00 FF FF tail as the start of a stored block and lose sync.
+        if output.isEmpty {
+            output.append(0x00)
+            return true
+        }
         if output.count >= 4 && output[output.count - 4] == 0 && output[output.count - 3] == 0
             && output[output.count - 2] == 0xFF && output[output.count - 1] == 0xFF {
             output.removeLast(4)

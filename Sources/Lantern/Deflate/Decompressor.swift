@@ -5,9 +5,12 @@ import CZlib
 final class Decompressor {
     private var stream = z_stream()
     private let ok: Bool
+    /// zlib calls back into it until inflateEnd, so it must outlive the stream.
+    private let budget: DeflateBudget
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
     init?(windowBits: Int, budget: DeflateBudget) {
+        self.budget = budget
         budget.attach(to: &stream)
         ok = lantern_inflateInit2(&stream, -Int32(windowBits)) == Z_OK
         if !ok { return nil }

@@ -126,11 +126,10 @@ public enum DeflateNegotiation {
                 response += Array("; client_max_window_bits=\(wanted)".utf8)
             }
         case .value(let offered):
-            receiveWindow = offered
-            if let wanted = policy.requestReceiveMaxWindowBits, wanted < offered {
-                receiveWindow = wanted
-                response += Array("; client_max_window_bits=\(wanted)".utf8)
-            }
+            // §7.1.2.2: the offered value binds the client only once the response repeats it
+            // (or a smaller one); without it the client may use 15 bits.
+            receiveWindow = min(offered, policy.requestReceiveMaxWindowBits ?? offered)
+            response += Array("; client_max_window_bits=\(receiveWindow)".utf8)
         }
         return DeflateParameters(
             sendNoContextTakeover: sendNoContext,

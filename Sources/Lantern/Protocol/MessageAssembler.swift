@@ -40,7 +40,10 @@ public struct MessageAssembler {
     /// little (stored blocks), so a compressed message gets some slack; its inflated size is
     /// held to `maxMessageBytes` by the decompressor.
     private var wireLimit: Int {
-        compressed ? maxMessageBytes + maxMessageBytes / 64 + 1024 : maxMessageBytes
+        guard compressed else { return maxMessageBytes }
+        let slack = maxMessageBytes / 64 + 1024
+        // Saturate: `--max-message-bytes` may be as large as Int.max.
+        return maxMessageBytes > Int.max - slack ? Int.max : maxMessageBytes + slack
     }
 
     /// True while a fragmented message is open.
