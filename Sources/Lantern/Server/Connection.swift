@@ -188,9 +188,12 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         let outbox = handler.fansOut ? Outbox(limitBytes: limits.maxQueuedBytes) : nil
         let handle = ConnectionHandle(id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox, sendTimeoutMs: limits.sendTimeoutMs)
         server.metrics.upgrades.add(1)
-        guard (try? handle.writeRaw(bytes)) != nil else {
+        // Registered before the 101 goes out: once a client holds its 101, the count includes it.
+        let open = server.registry.add(handle)
+        server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
+        guard (try? handle.writeOpening(bytes)) != nil else {
             handle.retire(drain: false, timeoutMilliseconds: 0)
-            return nil
+            return (handle, .abnormalClosure)
         }
         if !greeting.isEmpty {
             server.metrics.messagesOut.add(1)
@@ -203,10 +206,8 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         }
         if outbox != nil && !startWriter(handle) {
             handle.retire(drain: false, timeoutMilliseconds: 0)
-            return nil
+            return (handle, .internalError)
         }
-        let open = server.registry.add(handle)
-        server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
         // Upgraded while the server is stopping: its shutdown snapshot may have missed us.
         if server.isStopping { _ = handle.sendClose(.goingAway, reason: "server shutting down") }
         let session = Session(handle: handle, hub: server.hub)

@@ -18,6 +18,10 @@ final class ConnectionHandle: @unchecked Sendable {
     let outbox: Outbox?
     /// Guarded by `writeLock`.
     private var closeSent = false
+    /// Guarded by `writeLock`: the 101 response is out, so frames may follow. A connection is
+    /// registered before its 101 (so the count never lags what a client sees); until then other
+    /// threads must not put a frame on the wire ahead of the response.
+    private var opened = false
     /// Set when another thread ended this connection (slow consumer); read by its own thread.
     private let failure = Lock()
     private var failedWith: CloseCode?
@@ -107,13 +111,15 @@ final class ConnectionHandle: @unchecked Sendable {
     /// not queue behind a write stalled on a peer that stopped reading). Nil means "busy, retry".
     func trySendClose(_ code: CloseCode, reason: StaticString) -> Bool? {
         let payload = ClosePayload.encode(code: code, reason: reason)
-        return writeLock.tryLocked { () -> Bool in
+        let sent = writeLock.tryLocked { () -> Bool? in
+            if !opened { return nil }
             if closeSent { return false }
             closeSent = true
-            let sent = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0, sendTimeoutMs) } }
-            if case .failure = sent { return false }
+            let result = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0, sendTimeoutMs) } }
+            if case .failure = result { return false }
             return true
         }
+        return sent ?? nil
     }
 
     /// Ends a connection whose queue overflowed: 1008 "slow consumer" if the frame fits in the
@@ -127,7 +133,7 @@ final class ConnectionHandle: @unchecked Sendable {
             if failedWith != nil || socketRetired { return }
             failedWith = .policyViolation
             _ = writeLock.tryLocked { () -> Void in
-                if closeSent { return }
+                if closeSent || !opened { return }
                 closeSent = true
                 let frame = FrameHeader(fin: true, opcode: .connectionClose, payloadLength: UInt64(payload.count)).encoded + payload
                 _ = Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
@@ -175,9 +181,12 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Whether this side already started the closing handshake.
     var hasSentClose: Bool { writeLock.locked { closeSent } }
 
-    /// Writes raw bytes (the 101 response) under the same lock.
-    func writeRaw(_ bytes: [UInt8]) throws(Errno) {
-        try writeLock.withLock { () throws(Errno) in try socket.writeAll(bytes) }
+    /// Writes the 101 response (and greeting) under the same lock; frames may follow it.
+    func writeOpening(_ bytes: [UInt8]) throws(Errno) {
+        try writeLock.withLock { () throws(Errno) in
+            try socket.writeAll(bytes)
+            opened = true
+        }
     }
 
     private static func writeFrame(
