@@ -1,0 +1,113 @@
+/// libFuzzer target "http": HTTPRequestHead.parse (maxBytes 8192) on the whole input and on growing
+/// prefixes, then Handshake.validate on every parsed head. The input is the raw request bytes.
+
+private let maxBytes = 8192
+private let crlfcrlf: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
+
+private enum Parsed: Equatable {
+    case needMore
+    case head(method: [UInt8], target: [UInt8], minor: Int, headers: [[UInt8]], end: Int)
+    case error(status: Int, message: [UInt8])
+}
+
+private func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) -> (Parsed, HTTPRequestHead?) {
+    do throws(HandshakeError) {
+        guard let (head, end) = try HTTPRequestHead.parse(bytes, maxBytes: maxBytes) else { return (.needMore, nil) }
+        // Names and values joined with a 0 byte (which neither may contain) for comparison.
+        let headers = head.headers.map { $0.name + [0] + $0.value }
+        return (.head(method: head.method, target: head.target, minor: head.minorVersion, headers: headers, end: end), head)
+    } catch {
+        return (.error(status: error.status, message: error.message.utf8Bytes), nil)
+    }
+}
+
+/// Index just past the first CRLFCRLF within the first `limit` bytes.
+private func firstHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+    let n = min(bytes.count, limit)
+    guard n >= 4 else { return nil }
+    for i in 0...(n - 4) where bytes[i] == 0x0D && bytes[i + 1] == 0x0A && bytes[i + 2] == 0x0D && bytes[i + 3] == 0x0A {
+        return i + 4
+    }
+    return nil
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
+    // A private copy of exactly `size` bytes, so ASan flags any read past the end.
+    let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
+    defer { copy.deallocate() }
+    copy.copyMemory(from: UnsafeRawBufferPointer(start: data, count: size))
+    let input = UnsafeRawBufferPointer(copy)
+
+    let (whole, head) = parse(input, maxBytes: maxBytes)
+    let end = firstHeadEnd(input, limit: maxBytes)
+    switch whole {
+    case .needMore:
+        check(end == nil && size < maxBytes, "nil although the head is complete or too large")
+    case .error(let status, _):
+        if status == 431 {
+            check(end == nil && size >= maxBytes, "431 although the head ended in time")
+        } else {
+            check(status == 400 && end != nil, "unexpected status \(status)")
+        }
+    case .head(let method, let target, let minor, let headers, let at):
+        check(at == end, "head length is not just past the first CRLFCRLF")
+        check(!method.isEmpty && !target.isEmpty && target[0] == UInt8(ascii: "/"), "bad request line accepted")
+        check(minor == 0 || minor == 1, "bad minor version")
+        for line in headers {
+            let name = line.prefix { $0 != 0 }
+            check(!name.isEmpty && !name.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }, "name not lower-case")
+            let value = line.dropFirst(name.count + 1)
+            check(!value.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }, "CR, LF or NUL in a header value")
+            check(value.first != 0x20 && value.last != 0x20 && value.first != 0x09 && value.last != 0x09, "value not trimmed")
+        }
+    }
+
+    // Growing prefixes: nil (or 431) until the head is complete, then exactly the whole-input result.
+    let prefixes: [Int] = size <= 300 ? Array(0...size) : [0, 1, 2, 3, 4, size / 2, size - 1, size] + (end.map { [$0 - 1, $0] } ?? [])
+    for k in prefixes where k >= 0 && k <= size {
+        let prefix = UnsafeMutableRawBufferPointer.allocate(byteCount: k, alignment: 1)
+        defer { prefix.deallocate() }
+        prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[..<k]))
+        let (partial, _) = parse(UnsafeRawBufferPointer(prefix), maxBytes: maxBytes)
+        if let end, k >= end {
+            check(partial == whole, "result changed once the head was complete")
+        } else if k >= maxBytes {
+            check(partial == whole, "431 not stable")
+        } else {
+            check(partial == .needMore, "prefix of \(k) bytes did not ask for more")
+        }
+    }
+
+    // A smaller limit agrees with the large one wherever both see the whole head.
+    let small = Int(size % 97) + 4
+    let (limited, _) = parse(input, maxBytes: small)
+    if let end, end <= small {
+        check(limited == whole, "a smaller maxBytes changed a head that fits it")
+    } else if size >= small {
+        check(limited == .error(status: 431, message: HandshakeError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
+    } else {
+        check(limited == .needMore, "short input under a small limit")
+    }
+
+    guard let head else { return 0 }
+    _ = head.keepAlive
+    _ = head.path
+    do throws(HandshakeError) {
+        let accept = try Handshake.validate(head)
+        check(accept.count == 28, "accept value is not base64 of 20 bytes")
+        check(Base64.decode(accept)?.count == 20, "accept value does not decode")
+        guard let key = try head.single("sec-websocket-key"), let raw = Base64.decode(key) else {
+            checkFailure("validated without a decodable key")
+        }
+        check(raw.count == 16 && Base64.decode(Base64.encode(raw)) == raw, "key round trip")
+        check(accept == Handshake.acceptValue(forKey: key), "accept value not deterministic")
+        check(head.method == Array("GET".utf8) && head.minorVersion == 1, "non-GET or HTTP/1.0 upgraded")
+        check(head.hasToken("upgrade", "websocket") && head.hasToken("connection", "upgrade"), "tokens missing")
+        let version = try head.single("sec-websocket-version")
+        check(version == Array("13".utf8), "version not 13")
+    } catch {
+        check([400, 403, 405, 426].contains(error.status), "unexpected handshake status \(error.status)")
+    }
+    return 0
+}
