@@ -6,6 +6,7 @@ let package = Package(
     name: "Lantern",
     products: [
         .executable(name: "lantern", targets: ["lantern"]),
+        .executable(name: "lantern-bench", targets: ["lantern-bench"]),
     ],
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -17,6 +18,8 @@ let package = Package(
             plugins: ["EmbedAssets"]
         ),
         .executableTarget(name: "lantern", dependencies: ["Lantern"], path: "Sources/lantern"),
+        // Benchmark load generator (tools/bench.sh); not part of the shipped binary.
+        .executableTarget(name: "lantern-bench", dependencies: ["Lantern", "CZlib"], path: "tools/LanternBench"),
         // Build-time only: turns every file of Web/ into Swift source.
         .executableTarget(name: "EmbedTool", dependencies: ["CZlib"], path: "tools/EmbedTool"),
         .plugin(name: "EmbedAssets", capability: .buildTool(), dependencies: ["EmbedTool"], path: "tools/EmbedAssets"),
