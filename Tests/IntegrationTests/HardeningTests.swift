@@ -108,7 +108,12 @@ struct HardeningTests {
             #expect(last <= 3.5, "a slow client was dropped only after \(last) s")
             print("hardening: 300 slow clients: normal client upgrade \(Fmt.ms(result.connect)), upgrade+5 echoes \(Fmt.ms(result.total)); slow clients dropped after \(Fmt.s(first))..\(Fmt.s(last)) (median \(Fmt.s(lifetimes[lifetimes.count / 2])))")
         }
-        let timeouts = PipeCollector.completeLines(server.stderr.text).filter { $0.contains("http timeout") }.count
+        // The lines travel through a pipe and a reader thread: wait for them, do not sample once.
+        var timeouts = 0
+        _ = Clock.eventually(timeout: 5) {
+            timeouts = PipeCollector.completeLines(server.stderr.text).filter { $0.contains("http timeout") }.count
+            return timeouts >= 300
+        }
         #expect(timeouts == 300, "http timeout lines: \(timeouts)")
         #expect(Clock.eventually(timeout: 5) { ProcStat.threads(pid) == baseThreads }, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
         for entry in slow { entry.client.close() }
