@@ -28,10 +28,24 @@ final class DeflateBudget: @unchecked Sendable {
     }
 }
 
+/// Allocations at least this big (zlib's windows and hash tables) get their own pages.
+private let pageBackedThreshold = 4096
+
 /// zlib allocation callback: a 16-byte prefix remembers the size for the matching free.
+/// Big blocks are mapped, not taken from malloc: the kernel hands out pages only as zlib touches
+/// them (a small message uses a fraction of a 32 KB window), and freeing returns them at once,
+/// where malloc would keep a per-connection hole in the heap resident.
 private func budgetAllocate(_ opaque: UnsafeMutableRawPointer?, _ items: uInt, _ size: uInt) -> UnsafeMutableRawPointer? {
     let bytes = Int(items) * Int(size)
-    guard let raw = malloc(bytes + 16) else { return nil }
+    let raw: UnsafeMutableRawPointer
+    if bytes >= pageBackedThreshold {
+        guard let mapped = mmap(nil, bytes + 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              mapped != UnsafeMutableRawPointer(bitPattern: -1) else { return nil }  // MAP_FAILED
+        raw = mapped
+    } else {
+        guard let allocated = malloc(bytes + 16) else { return nil }
+        raw = allocated
+    }
     raw.storeBytes(of: bytes, as: Int.self)
     Unmanaged<DeflateBudget>.fromOpaque(opaque!).takeUnretainedValue().add(bytes)
     return raw + 16
@@ -40,6 +54,11 @@ private func budgetAllocate(_ opaque: UnsafeMutableRawPointer?, _ items: uInt, _
 private func budgetFree(_ opaque: UnsafeMutableRawPointer?, _ address: UnsafeMutableRawPointer?) {
     guard let address else { return }
     let raw = address - 16
-    Unmanaged<DeflateBudget>.fromOpaque(opaque!).takeUnretainedValue().add(-raw.load(as: Int.self))
-    free(raw)
+    let bytes = raw.load(as: Int.self)
+    Unmanaged<DeflateBudget>.fromOpaque(opaque!).takeUnretainedValue().add(-bytes)
+    if bytes >= pageBackedThreshold {
+        munmap(raw, bytes + 16)
+    } else {
+        free(raw)
+    }
 }

@@ -44,10 +44,13 @@ final class PerMessageDeflate {
 
     /// Hands back the buffer `inflate` returned so its memory is reused (if not too large).
     func recycle(_ buffer: [UInt8]) {
-        if buffer.capacity <= 64 << 10 { inflated = buffer }
+        // Without context takeover nothing is kept between messages, buffers included: an idle
+        // connection then costs what one without deflate does.
+        if buffer.capacity <= 8 << 10 && !parameters.receiveNoContextTakeover { inflated = buffer }
     }
 
-    /// The last output of `deflate`.
+    /// The last output of `deflate` (send side: touched only under the connection's write lock;
+    /// the receive side, `inflate`, belongs to the connection's own thread).
     private(set) var compressed: [UInt8] = []
 
     /// Compresses an outgoing message into `compressed`; false means "send it uncompressed"
@@ -67,8 +70,9 @@ final class PerMessageDeflate {
         return ok
     }
 
-    /// Drops buffers grown by a large message.
-    func releaseLargeBuffers() {
-        if compressed.capacity > 64 << 10 { compressed = [] }
+    /// Called by the sender (under the connection's write lock) once `compressed` is on the wire:
+    /// drops it when large, or always when no context is kept.
+    func sent() {
+        if compressed.capacity > 8 << 10 || parameters.sendNoContextTakeover { compressed = [] }
     }
 }

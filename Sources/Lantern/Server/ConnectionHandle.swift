@@ -68,6 +68,7 @@ final class ConnectionHandle: @unchecked Sendable {
                 result = deflate.compressed.withUnsafeBytes { c in
                     Result { () throws(Errno) in try Self.writeFrame(socket, opcode, c, FrameHeader.rsv1, sendTimeoutMs) }
                 }
+                deflate.sent()
             } else {
                 result = Result { () throws(Errno) in try Self.writeFrame(socket, opcode, payload, 0, sendTimeoutMs) }
             }
