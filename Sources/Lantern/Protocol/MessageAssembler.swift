@@ -78,6 +78,10 @@ public struct MessageAssembler {
         }
         // Compare in 64 bits: a 2^63 length must neither overflow nor allocate.
         if header.payloadLength > UInt64(wireLimit - message.count) { throw .messageTooBig }
+        // One allocation for a typical frame's payload instead of regrowing chunk by chunk. A
+        // declared length is only a claim: reserve at most 1 MiB ahead of the bytes that arrive.
+        let needed = message.count + Int(min(header.payloadLength, 1 << 20))
+        if needed > message.capacity { message.reserveCapacity(max(needed, message.capacity * 2)) }
         frameFin = header.fin
     }
 
