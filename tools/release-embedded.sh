@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Build the shipped lantern binary in Embedded Swift into dist/lantern (also: tools/release.sh --embedded).
 #
+#   tools/release-embedded.sh          linked against glibc (scratch: .build-embedded)
+#   tools/release-embedded.sh --musl   linked against Debian's musl instead (apt-get install musl-dev;
+#                                      scratch: .build-embedded-musl); see "musl" below
+#
 # Same sources as the normal build, compiled by swiftc directly as one module (Embedded mode has no
 # SwiftPM product for this), then linked fully static against glibc and the system zlib:
 #   1. build tools/EmbedTool normally and let it write EmbeddedAssets.swift (what the plugin does);
@@ -9,10 +13,27 @@
 #      tools/embedded/Glibc (a C module standing in for the Glibc module Embedded mode lacks);
 #      GlibcOverlay.swift adds errno, SIG_DFL/SIG_IGN, CommandLine and byte-wise String ==;
 #   3. clang -static (lld, --gc-sections, --icf=all) with tools/embedded/*.c, glibc, zlib.
-# Scratch folder: .build-embedded. Fails unless the result is statically linked.
+# Fails unless the result is statically linked.
+#
+# musl: the same sources and steps, but clang sees only musl's headers (-nostdinc, then clang's own
+# builtin headers, /usr/include/x86_64-linux-musl and a folder holding just zlib.h and zconf.h),
+# tools/embedded/MuslOverlay.swift gives the few glibc spellings the sources use, the Swift entry
+# point is renamed so argv.c's main can keep the arguments (musl passes none to .init_array), and
+# musl.c adds arc4random_buf. The link is explicit: musl's crt1.o/crti.o/crtn.o and libc.a, with
+# Debian's libz.a (zlib needs only memcpy/memset/malloc/free and __stack_chk_fail, which musl has)
+# and libgcc.a for compiler helpers.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+MUSL=0
+for arg in "$@"; do
+    case $arg in
+        --musl) MUSL=1 ;;
+        -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "release-embedded.sh: unknown argument: $arg" >&2; exit 2 ;;
+    esac
+done
 
 if ! command -v swiftc >/dev/null && [[ -x /opt/swift/usr/bin/swiftc ]]; then
     export PATH=/opt/swift/usr/bin:$PATH
@@ -23,6 +44,17 @@ done
 
 TRIPLE=x86_64-unknown-linux-gnu
 SCRATCH=.build-embedded
+if [[ $MUSL == 1 ]]; then
+    SCRATCH=.build-embedded-musl
+    MUSL_LIB=/usr/lib/x86_64-linux-musl
+    MUSL_INCLUDE=/usr/include/x86_64-linux-musl
+    ZLIB_A=/usr/lib/x86_64-linux-gnu/libz.a
+    for f in "$MUSL_LIB/libc.a" "$MUSL_LIB/crt1.o" "$MUSL_INCLUDE/stdio.h" "$ZLIB_A" /usr/include/zlib.h; do
+        [[ -e $f ]] || { echo "release-embedded.sh: $f missing (apt-get install musl-dev zlib1g-dev)" >&2; exit 1; }
+    done
+    LIBGCC=$(gcc -print-libgcc-file-name 2>/dev/null || true)
+    [[ -f $LIBGCC ]] || { echo "release-embedded.sh: libgcc.a not found (gcc -print-libgcc-file-name)" >&2; exit 1; }
+fi
 OUT=$SCRATCH/embedded
 mkdir -p "$OUT"
 started=$SECONDS
@@ -43,17 +75,38 @@ SWIFT_FLAGS=(
     -module-name Lantern
     -I tools/embedded/Glibc -I Sources/CZlib -I Sources/CSystem
 )
+C_FLAGS=(-Os)
+if [[ $MUSL == 1 ]]; then
+    # Only musl's headers (and zlib's, from a folder of their own) for every C file and module.
+    mkdir -p "$OUT/include"
+    ln -sf /usr/include/zlib.h /usr/include/zconf.h "$OUT/include/"
+    C_FLAGS+=(-nostdinc -isystem "$(clang -print-resource-dir)/include" -isystem "$MUSL_INCLUDE"
+        -isystem "$OUT/include")
+    for flag in "${C_FLAGS[@]:1}"; do SWIFT_FLAGS+=(-Xcc "$flag"); done
+    SWIFT_FLAGS+=(-Xfrontend -entry-point-function-name -Xfrontend lantern_swift_main)
+    SOURCES+=(tools/embedded/MuslOverlay.swift)
+fi
 echo "release-embedded.sh: swiftc ${SWIFT_FLAGS[*]} (${#SOURCES[@]} files)"
 swiftc "${SWIFT_FLAGS[@]}" -c "${SOURCES[@]}" -o "$OUT/lantern.o"
 
 # 3. Link fully static with glibc and zlib, dropping unreferenced sections and folding identical
 #    functions (lld). argv.c keeps the process arguments; zlib-checksums.c keeps zlib's checksum
 #    tables out. libm: ceil.
-for c in argv zlib-checksums; do
-    clang -Os -c "tools/embedded/$c.c" -o "$OUT/$c.o"
+C_FILES=(argv zlib-checksums)
+[[ $MUSL == 1 ]] && C_FILES+=(musl)
+OBJECTS=()
+for c in "${C_FILES[@]}"; do
+    clang "${C_FLAGS[@]}" -c "tools/embedded/$c.c" -o "$OUT/$c.o"
+    OBJECTS+=("$OUT/$c.o")
 done
-clang -static -fuse-ld=lld -Wl,--gc-sections -Wl,--icf=all -o "$OUT/lantern" \
-    "$OUT/lantern.o" "$OUT/argv.o" "$OUT/zlib-checksums.o" -lz -lm
+if [[ $MUSL == 1 ]]; then
+    clang -static -nostdlib -fuse-ld=lld -Wl,--gc-sections -Wl,--icf=all -Wl,--build-id=none -o "$OUT/lantern" \
+        "$MUSL_LIB/crt1.o" "$MUSL_LIB/crti.o" "$OUT/lantern.o" "${OBJECTS[@]}" \
+        "$ZLIB_A" "$MUSL_LIB/libc.a" "$LIBGCC" "$MUSL_LIB/crtn.o"
+else
+    clang -static -fuse-ld=lld -Wl,--gc-sections -Wl,--icf=all -o "$OUT/lantern" \
+        "$OUT/lantern.o" "${OBJECTS[@]}" -lz -lm
+fi
 echo "release-embedded.sh: built in $((SECONDS - started))s"
 
 SRC=$OUT/lantern
@@ -83,4 +136,4 @@ if [[ $ldd_out != *"not a dynamic executable"* ]]; then
     ok=0
 fi
 [[ $ok == 1 ]] || exit 1
-echo "release-embedded.sh: OK: dist/lantern is statically linked (Embedded Swift)"
+echo "release-embedded.sh: OK: dist/lantern is statically linked (Embedded Swift$([[ $MUSL == 1 ]] && echo ", musl"))"

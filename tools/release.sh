@@ -4,6 +4,8 @@
 #   tools/release.sh              static release build (glibc, libstdc++, zlib and the Swift
 #                                 runtime all linked in), stripped, into dist/lantern
 #   tools/release.sh --embedded   the same from Embedded Swift: runs tools/release-embedded.sh
+#   tools/release.sh --embedded --musl   Embedded Swift linked against Debian's musl (musl-dev)
+#                                 instead of glibc: runs tools/release-embedded.sh --musl
 #
 # Fails unless `file` says "statically linked" and `ldd` says "not a dynamic executable".
 # Scratch path: .build-static (kept apart from .build/, which `swift test` owns).
@@ -12,15 +14,22 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 EMBEDDED=0
+MUSL=0
 for arg in "$@"; do
     case $arg in
         --embedded) EMBEDDED=1 ;;
-        -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --musl) MUSL=1 ;;
+        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "release.sh: unknown argument: $arg" >&2; exit 2 ;;
     esac
 done
 
+if [[ $MUSL == 1 && $EMBEDDED == 0 ]]; then
+    echo "release.sh: --musl is for the Embedded build: use --embedded --musl" >&2
+    exit 2
+fi
 if [[ $EMBEDDED == 1 ]]; then
+    if [[ $MUSL == 1 ]]; then exec tools/release-embedded.sh --musl; fi
     exec tools/release-embedded.sh
 fi
 

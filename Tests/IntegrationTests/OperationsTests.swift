@@ -325,7 +325,8 @@ struct OperationsTests {
         }
         let samples = try Ops.metrics(server.port)
         let rss = samples["lantern_resident_memory_bytes"] ?? 0
-        #expect(rss > 1 << 20 && rss < 1 << 30, "resident_memory_bytes \(rss)")
+        // Plausible, not a budget: the musl Embedded build idles at ~370 KB.
+        #expect(rss > 64 << 10 && rss < 1 << 30, "resident_memory_bytes \(rss)")
     }
 
     @Test func countersFollowAnEchoSession() throws {

@@ -28,7 +28,7 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         self.server = server
         self.handler = handler
         self.limits = server.configuration.limits
-        buffer = ReadBuffer(capacity: 2 << 10, growLimit: limits.maxHeaderBytes)
+        buffer = ReadBuffer(capacity: 1 << 10, growLimit: limits.maxHeaderBytes)
         super.init()
     }
 
