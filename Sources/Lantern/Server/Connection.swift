@@ -306,8 +306,9 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
                 metrics.bytesIn.add(assembler.message.count)
                 assembler.message.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
             }
-            // Keep a small buffer for the next message; an idle connection must not keep its peak.
-            assembler.releaseMessage(keepingUpTo: 8 << 10)
+            // Keep a typical buffer for the next message (reallocating 64 KiB per echo costs page
+            // faults with musl), not the peak of a rare 1 MiB one.
+            assembler.releaseMessage(keepingUpTo: 128 << 10)
         case .ping:
             // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
             if (try? handle.send(.pong, assembler.control)) == nil { return (.abnormalClosure, .abort) }
