@@ -119,7 +119,7 @@ private func roundTrip(_ body: [UInt8], config: UInt8, count: Int, tiny: Bool, b
         guard case .success(let plain) = result else { checkFailure("round trip failed: \(result)") }
         check(plain == message, "round trip changed the message")
         receiver.recycle(plain)
-        sender.releaseLargeBuffers()
+        sender.sent()
     }
 }
 
