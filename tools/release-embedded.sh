@@ -110,30 +110,5 @@ fi
 echo "release-embedded.sh: built in $((SECONDS - started))s"
 
 SRC=$OUT/lantern
-mkdir -p dist
-rm -f dist/lantern
-strip -o dist/lantern "$SRC"
-chmod 755 dist/lantern
-
-unstripped=$(stat -c %s "$SRC")
-size=$(stat -c %s dist/lantern)
-file_out=$(file -b dist/lantern)
-set +e
-ldd_out=$(ldd dist/lantern 2>&1)   # exits 1 for a static executable
-set -e
-
-echo "release-embedded.sh: dist/lantern: $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.2f MB", b / 1e6 }'), unstripped $unstripped bytes)"
-echo "release-embedded.sh: file: $file_out"
-echo "release-embedded.sh: ldd: $(echo "$ldd_out" | tr '\n' ' ')"
-
-ok=1
-if [[ $file_out != *"statically linked"* ]]; then
-    echo "release-embedded.sh: FAILED: file does not say 'statically linked'" >&2
-    ok=0
-fi
-if [[ $ldd_out != *"not a dynamic executable"* ]]; then
-    echo "release-embedded.sh: FAILED: ldd does not say 'not a dynamic executable'" >&2
-    ok=0
-fi
-[[ $ok == 1 ]] || exit 1
-echo "release-embedded.sh: OK: dist/lantern is statically linked (Embedded Swift$([[ $MUSL == 1 ]] && echo ", musl"))"
+source tools/static-dist.sh
+install_static_dist release-embedded.sh "$SRC" " (Embedded Swift$([[ $MUSL == 1 ]] && echo ", musl"))"
