@@ -20,6 +20,8 @@ public struct Limits: Sendable {
     public var maxQueuedBytes = 1 << 20
     /// Time to wait for the peer's side of a close handshake, ms.
     public var closeTimeoutMs = 1_000
+    /// A spare worker thread that has waited this long without a connection exits, ms.
+    public var workerIdleMs = 2_000
 
     public init() {}
 }

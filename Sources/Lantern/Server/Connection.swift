@@ -3,41 +3,41 @@ import Glibc
 #endif
 import CSystem
 
-/// One client, served start to end on its own thread: HTTP requests until an upgrade,
-/// then the WebSocket loop. All of the connection's I/O happens here; the protocol
-/// decisions come from the pure types in Protocol/.
 /// Receive buffer sizes: small while idle, large once big frames flow.
 enum ReadBufferSizes {
     static let large = 64 << 10
 }
 
-/// What a connection thread runs; the non-generic face of `Connection`.
-class ConnectionThread {
-    func run() {}
-}
+/// One client, served start to end by one worker thread: HTTP requests until an upgrade,
+/// then the WebSocket loop. All of the connection's I/O happens here; the protocol
+/// decisions come from the pure types in Protocol/.
 
-final class Connection<Handler: MessageHandler>: ConnectionThread {
+final class Connection<Handler: MessageHandler> {
     private let socket: Socket
+    private let peer: sockaddr_storage
+    /// The socket's SO_RCVTIMEO, so it is set only when it must change.
+    private var receiveTimeoutMs: Int
     private let server: ServerContext
     private let handler: Handler
     private let limits: Limits
     private var buffer: ReadBuffer
 
-    init(socket: Socket, server: ServerContext, handler: Handler) {
+    /// `receiveTimeoutMs`: the timeout the socket inherited from the listener.
+    init(socket: Socket, peer: sockaddr_storage, receiveTimeoutMs: Int, server: ServerContext, handler: Handler) {
         self.socket = socket
+        self.peer = peer
+        self.receiveTimeoutMs = receiveTimeoutMs
         self.server = server
         self.handler = handler
         self.limits = server.configuration.limits
         buffer = ReadBuffer(capacity: 1 << 10, growLimit: limits.maxHeaderBytes)
-        super.init()
     }
 
     deinit { buffer.deallocate() }
 
     /// Serves the connection until it ends, closes the socket and frees its slot.
-    override func run() {
-        socket.setNoDelay()
-        socket.setSendTimeout(milliseconds: limits.sendTimeoutMs)
+    func run() {
+        // TCP_NODELAY and the send timeout come from the listener (`Listener.setInheritedOptions`).
         let ended = serveHTTP()
         // 1. The slot is free the moment the socket is closed...
         let active = server.releaseSlot()
@@ -85,11 +85,12 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
             }
             let remaining = deadline - MonotonicClock.nowMs()
             if remaining <= 0 {
-                server.log(.info, "http timeout peer=\(socket.peerDescription())")
+                server.log(.info, "http timeout peer=\(SocketAddress.describe(peer))")
                 socket.close()
                 return nil
             }
-            socket.setReceiveTimeout(milliseconds: remaining)
+            // A shorter timeout already in place only means one more pass through this loop.
+            if receiveTimeoutMs > remaining { setReceiveTimeout(remaining) }
             do {
                 if try buffer.fill(from: socket) <= 0 { socket.close(); return nil }
             } catch {
@@ -148,14 +149,6 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
 
     // MARK: WebSocket
 
-    /// How a finished WebSocket's socket is to be closed.
-    private enum Ending {
-        /// After our close frame: half-close and drain, so the frame is not lost to a RST.
-        case drain
-        /// The peer is gone or broken: close at once.
-        case abort
-    }
-
     private func upgrade(_ head: HTTPRequestHead) -> (ConnectionHandle, CloseCode)? {
         let accept: [UInt8]
         do throws(HandshakeError) {
@@ -190,9 +183,9 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
         server.metrics.upgrades.add(1)
         // Registered before the 101 goes out: once a client holds its 101, the count includes it.
         let open = server.registry.add(handle)
-        server.log(.info, "ws-open id=\(handle.id) peer=\(socket.peerDescription()) open=\(open)")
+        server.log(.info, "ws-open id=\(handle.id) peer=\(SocketAddress.describe(peer)) open=\(open)")
         guard (try? handle.writeOpening(bytes)) != nil else {
-            handle.retire(drain: false, timeoutMilliseconds: 0)
+            handle.retire(.abort, timeoutMilliseconds: 0)
             return (handle, .abnormalClosure)
         }
         if !greeting.isEmpty {
@@ -205,7 +198,7 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
             socket.setSendBufferSize(128 << 10)
         }
         if outbox != nil && !startWriter(handle) {
-            handle.retire(drain: false, timeoutMilliseconds: 0)
+            handle.retire(.abort, timeoutMilliseconds: 0)
             return (handle, .internalError)
         }
         // Upgraded while the server is stopping: its shutdown snapshot may have missed us.
@@ -218,7 +211,7 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
             code = failure
             ending = .abort
         }
-        handle.retire(drain: ending == .drain, timeoutMilliseconds: limits.closeTimeoutMs)
+        handle.retire(ending, timeoutMilliseconds: limits.closeTimeoutMs)
         server.metrics.closed(code)
         handler.closed(session, code: code)
         return (handle, code)
@@ -231,14 +224,13 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
     }
 
     /// The frame loop; returns the close code to log and how to close the socket.
-    private func serveWebSocket(_ session: Session, _ deflate: PerMessageDeflate?) -> (CloseCode, Ending) {
+    private func serveWebSocket(_ session: Session, _ deflate: PerMessageDeflate?) -> (CloseCode, SocketEnding) {
         let handle = session.handle
         let compression = deflate != nil
         var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
         var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
         var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
-        var receiveTimeout = heartbeat.nextWaitMs
-        socket.setReceiveTimeout(milliseconds: receiveTimeout)
+        setReceiveTimeout(heartbeat.nextWaitMs)
         while true {
             do throws(ProtocolError) {
                 while let (event, used) = try decoder.next(buffer.unread) {
@@ -278,18 +270,14 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
                     break
                 }
             }
-            // Only when it changes: a setsockopt per message would cost a syscall per echo.
-            if heartbeat.nextWaitMs != receiveTimeout {
-                receiveTimeout = heartbeat.nextWaitMs
-                socket.setReceiveTimeout(milliseconds: receiveTimeout)
-            }
+            setReceiveTimeout(heartbeat.nextWaitMs)
         }
     }
 
     /// Acts on one assembled event; returns how the connection ends when it does.
     private func perform(
         _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ session: Session, _ deflate: PerMessageDeflate?
-    ) throws(ProtocolError) -> (CloseCode, Ending)? {
+    ) throws(ProtocolError) -> (CloseCode, SocketEnding)? {
         let handle = session.handle
         switch event {
         case .message(let opcode, let compressed):
@@ -319,9 +307,16 @@ final class Connection<Handler: MessageHandler>: ConnectionThread {
             if !handle.hasSentClose {
                 _ = try? handle.send(.connectionClose, ClosePayload.encode(code: code))
             }
-            return (code ?? .noStatusReceived, .drain)
+            return (code ?? .noStatusReceived, .handshakeComplete)
         }
         return nil
+    }
+
+    /// Only when it changes: a setsockopt per message would cost a syscall per echo.
+    private func setReceiveTimeout(_ ms: Int) {
+        guard ms != receiveTimeoutMs else { return }
+        receiveTimeoutMs = ms
+        socket.setReceiveTimeout(milliseconds: ms)
     }
 
     private func text<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 { String(decoding: bytes, as: UTF8.self) }

@@ -2,6 +2,18 @@
 import Glibc
 #endif
 
+/// How a finished WebSocket's socket is to be closed.
+enum SocketEnding {
+    /// We sent the first close frame: half-close and drain until the peer's close arrives,
+    /// so our frame is not lost to a RST.
+    case drain
+    /// Both close frames have crossed, so the peer sends nothing more (RFC 6455 §5.5.1):
+    /// close now, first, as §7.1.1 asks of a server, without waiting for the peer's FIN.
+    case handshakeComplete
+    /// The peer is gone or broken: close at once.
+    case abort
+}
+
 /// The shared face of one WebSocket connection: its socket's single writer.
 /// The connection's own thread, its writer thread (fan-out mode) and the shutdown path send
 /// through it, one at a time under `writeLock`, and nothing is sent after a close frame.
@@ -152,15 +164,15 @@ final class ConnectionHandle: @unchecked Sendable {
     /// 3. our write side is shut, failing a write stalled on the peer, and under the write lock
     ///    `closeSent` bars any later write;
     /// 4. only then is the descriptor closed (after draining the peer's last bytes if asked).
-    func retire(drain: Bool, timeoutMilliseconds: Int) {
+    func retire(_ ending: SocketEnding, timeoutMilliseconds: Int) {
         outbox?.close()
         failure.locked { socketRetired = true }
         socket.shutdownWrite()
         writeLock.locked { closeSent = true }
-        if drain {
-            socket.closeAfterDraining(timeoutMilliseconds: timeoutMilliseconds)
-        } else {
-            socket.close()
+        switch ending {
+        case .drain: socket.drainAndClose(timeoutMilliseconds: timeoutMilliseconds)
+        case .handshakeComplete: socket.closeUnlessPeerIsSending(timeoutMilliseconds: timeoutMilliseconds)
+        case .abort: socket.close()
         }
     }
 

@@ -29,10 +29,26 @@ struct Listener: Sendable {
         return Listener(fd: fd, boundAddress: actual)
     }
 
-    /// Waits for the next connection.
-    func accept() throws(Errno) -> Socket {
-        let client = try Errno.retrying { Glibc.accept(fd, nil, nil) }
-        return Socket(fd: client)
+    /// Waits for the next connection; returns it with the peer's address (no getpeername later).
+    func accept() throws(Errno) -> (socket: Socket, peer: sockaddr_storage) {
+        var peer = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let client = try withUnsafeMutablePointer(to: &peer) { p throws(Errno) in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a throws(Errno) in
+                try Errno.retrying { Glibc.accept(fd, a, &length) }
+            }
+        }
+        return (Socket(fd: client), peer)
+    }
+
+    /// Options set once here instead of on every connection: Linux copies a listener's
+    /// TCP_NODELAY, SO_SNDTIMEO and SO_RCVTIMEO onto each socket it accepts. The receive
+    /// timeout also bounds `accept` itself.
+    func setInheritedOptions(sendTimeoutMs: Int, receiveTimeoutMs: Int) {
+        let socket = Socket(fd: fd)
+        socket.setNoDelay()
+        socket.setSendTimeout(milliseconds: sendTimeoutMs)
+        socket.setReceiveTimeout(milliseconds: receiveTimeoutMs)
     }
 
     /// Wakes a thread blocked in `accept` (Linux returns EINVAL from it) and stops new connections.

@@ -3,7 +3,7 @@ import Glibc
 #endif
 import CSystem
 
-/// The accept loop, thread spawning and signal handling.
+/// Startup, signal handling and shutdown; the workers (`WorkerPool`) accept and serve.
 public enum Server {
     /// Runs until SIGTERM/SIGINT; returns the process exit status.
     public static func run<Handler: MessageHandler>(_ configuration: Configuration, handler: Handler) -> Int32 {
@@ -24,11 +24,13 @@ public enum Server {
             return 1
         }
         Log.write("lantern listening on \(SocketAddress.describe(listener.boundAddress))\n", to: 1)
-        guard startSignalThread(SignalContext(server: context, listener: listener)) else {
-            context.log(.error, "cannot start the signal thread")
+        let workers = WorkerPool(listener: listener, context: context, handler: handler)
+        guard workers.start() else {
+            context.log(.error, "cannot start a worker thread")
             return 1
         }
-        acceptLoop(listener, context, handler)
+        // Connections are served by the workers; this thread waits for the stop signal.
+        waitForStopSignal(context, listener)
         return shutDown(context)
     }
 
@@ -47,7 +49,7 @@ public enum Server {
         pthread_sigmask(SIG_BLOCK, &stops, nil)
     }
 
-    fileprivate static func stopSignals() -> sigset_t {
+    private static func stopSignals() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
         sigaddset(&set, SIGTERM)
@@ -55,57 +57,15 @@ public enum Server {
         return set
     }
 
-    private static func acceptLoop<Handler: MessageHandler>(_ listener: Listener, _ context: ServerContext, _ handler: Handler) {
-        var lastResourceLogMs = 0
-        while true {
-            let socket: Socket
-            do {
-                socket = try listener.accept()
-            } catch {
-                if context.isStopping { return }
-                if error.code == EMFILE || error.code == ENFILE || error.code == ENOMEM || error.code == ENOBUFS {
-                    // Out of descriptors: back off so the loop does not spin, and say so once per burst.
-                    let now = MonotonicClock.nowMs()
-                    if now - lastResourceLogMs > 5_000 {
-                        context.log(.warn, "accept: out of resources (errno \(error.code)); backing off")
-                        lastResourceLogMs = now
-                    }
-                    usleep(50_000)
-                }
-                continue
-            }
-            if context.isStopping {
-                socket.close()
-                return
-            }
-            context.metrics.connectionsAccepted.add(1)
-            guard context.claimSlot() else {
-                refuseBusy(socket, context, why: "connection limit")
-                continue
-            }
-            let connection = Connection(socket: socket, server: context, handler: handler)
-            if !spawn(connection, context) {
-                context.releaseSlot()
-                refuseBusy(socket, context, why: "cannot create a thread")
-            }
-        }
-    }
-
-    /// 503 with Retry-After, then close; the client may try again later.
-    private static func refuseBusy(_ socket: Socket, _ context: ServerContext, why: String) {
-        context.log(.warn, "refused peer=\(socket.peerDescription()): \(why)")
-        socket.setSendTimeout(milliseconds: 1_000)
-        let bytes = HTTPResponse.plain(status: 503, message: "server busy, try again") { $0.header("Retry-After", "5") }
-        _ = try? socket.writeAll(bytes)
-        socket.shutdownWrite()
-        socket.close()
-    }
-
-    private static func spawn<Handler: MessageHandler>(_ connection: Connection<Handler>, _ context: ServerContext) -> Bool {
-        let base: ConnectionThread = connection
-        return startDetachedThread(Unmanaged.passRetained(base).toOpaque(), stackBytes: 256 << 10, entry: connectionThreadMain) {
-            Unmanaged<ConnectionThread>.fromOpaque($0).release()
-        }
+    /// Blocks until SIGTERM/SIGINT, then stops new connections: shutting the listener down
+    /// wakes every worker waiting in `accept` (Linux returns EINVAL), and they leave.
+    private static func waitForStopSignal(_ context: ServerContext, _ listener: Listener) {
+        var set = stopSignals()
+        var received: Int32 = 0
+        while sigwait(&set, &received) != 0 {}
+        context.log(.info, "signal \(received): stopping")
+        context.beginStopping()
+        listener.shutdown()
     }
 
     /// Sends 1001 to every open WebSocket, waits briefly for their close replies, and reports 0.
@@ -122,40 +82,6 @@ public enum Server {
         }
         return 0
     }
-}
-
-/// Thread entry (a plain global function: closures from top-level code get actor-isolated).
-/// It sees the non-generic base class, since a C function pointer cannot be generic.
-private func connectionThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    Unmanaged<ConnectionThread>.fromOpaque(argument!).takeRetainedValue().run()
-    return nil
-}
-
-private final class SignalContext {
-    let server: ServerContext
-    let listener: Listener
-    init(server: ServerContext, listener: Listener) {
-        self.server = server
-        self.listener = listener
-    }
-}
-
-private func startSignalThread(_ context: SignalContext) -> Bool {
-    startDetachedThread(Unmanaged.passRetained(context).toOpaque(), stackBytes: 64 << 10, entry: signalThreadMain) {
-        Unmanaged<SignalContext>.fromOpaque($0).release()
-    }
-}
-
-/// Waits for SIGTERM/SIGINT, then stops the accept loop (which then runs the shutdown).
-private func signalThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let context = Unmanaged<SignalContext>.fromOpaque(argument!).takeRetainedValue()
-    var set = Server.stopSignals()
-    var received: Int32 = 0
-    while sigwait(&set, &received) != 0 {}
-    context.server.log(.info, "signal \(received): stopping")
-    context.server.beginStopping()
-    context.listener.shutdown()
-    return nil
 }
 
 /// Starts a detached thread with an explicit stack size; on failure runs `cleanup` on the argument.

@@ -95,6 +95,22 @@ struct Socket: Sendable {
     /// which can destroy a close frame still in flight to the peer.
     func closeAfterDraining(timeoutMilliseconds: Int, maxBytes: Int = 1 << 20) {
         shutdownWrite()
+        drainAndClose(timeoutMilliseconds: timeoutMilliseconds, maxBytes: maxBytes)
+    }
+
+    /// Closes at once unless the peer is still sending: then drains first, since closing with
+    /// unread input would turn the close into a RST.
+    func closeUnlessPeerIsSending(timeoutMilliseconds: Int) {
+        var byte: UInt8 = 0
+        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) > 0 {
+            drainAndClose(timeoutMilliseconds: timeoutMilliseconds)
+        } else {
+            close()
+        }
+    }
+
+    /// The second half of `closeAfterDraining`, for a socket whose write side is already shut.
+    func drainAndClose(timeoutMilliseconds: Int, maxBytes: Int = 1 << 20) {
         setReceiveTimeout(milliseconds: timeoutMilliseconds)
         var drained = 0
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
@@ -104,15 +120,5 @@ struct Socket: Sendable {
             }
         }
         close()
-    }
-
-    /// "a.b.c.d:port" of the peer, for logs.
-    func peerDescription() -> String {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let ok = withUnsafeMutablePointer(to: &storage) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) == 0 }
-        }
-        return ok ? SocketAddress.describe(storage) : "?"
     }
 }
