@@ -31,12 +31,12 @@ struct ExtensionOfferTests {
 
 @Suite("DeflateNegotiation")
 struct DeflateNegotiationTests {
-    /// Offer -> response (nil: declined), with the default policy (window 12, asks clients for 12).
+    /// Offer -> response (nil: declined), with the default policy (window 12, asks clients for 14).
     @Test(arguments: [
         ("permessage-deflate", "permessage-deflate"),
-        ("permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=12"),
+        ("permessage-deflate; client_max_window_bits", "permessage-deflate; client_max_window_bits=14"),
         ("permessage-deflate; client_max_window_bits=10", "permessage-deflate; client_max_window_bits=10"),
-        ("permessage-deflate; client_max_window_bits=15", "permessage-deflate; client_max_window_bits=12"),
+        ("permessage-deflate; client_max_window_bits=15", "permessage-deflate; client_max_window_bits=14"),
         ("permessage-deflate; client_max_window_bits=8", "permessage-deflate; client_max_window_bits=8"),
         ("permessage-deflate; server_max_window_bits=10", "permessage-deflate; server_max_window_bits=10"),
         ("permessage-deflate; server_max_window_bits=15", "permessage-deflate; server_max_window_bits=12"),

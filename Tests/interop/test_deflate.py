@@ -94,7 +94,7 @@ def test_echo_with_server_window_bits(server, bits):
 
 def test_client_window_without_value_is_limited_by_the_server(server):
     agreed = asyncio.run(echo_all(server.url, ClientPerMessageDeflateFactory(client_max_window_bits=True)))
-    assert "client_max_window_bits=12" in agreed
+    assert "client_max_window_bits=14" in agreed
 
 
 def test_no_deflate_flag_declines():
