@@ -14,6 +14,21 @@ struct CloseTests {
         #expect(server.stderrLine(containing: ["ws-close", "open=0"]) != nil, "no ws-close line with open=0; stderr: \(server.stderr.text)")
     }
 
+    /// RFC 6455 §7.1.1: once both close frames have crossed, the server closes TCP first. It does
+    /// not wait for the client's FIN: the connection is over (logged) while this client still holds
+    /// its socket open, well before the 1 s the server would wait for a close reply of its own.
+    @Test func serverClosesTCPFirstAfterTheClientsClose() throws {
+        let server = try ServerProcess.start(["--greeting", ""])
+        defer { server.stop() }
+        let client = try server.webSocket()
+        defer { client.close() }
+        try client.sendClose(code: 1000)
+        #expect(try client.readCloseFrame().closeCode == 1000)
+        _ = try client.readUntilEOF()
+        let ended = server.stderr.wait(timeout: 0.8) { text, _ in Logs.count("ws-close", in: text) >= 1 }
+        #expect(ended, "no ws-close line while the client kept its socket open; stderr: \(server.stderr.text)")
+    }
+
     /// Codes valid on the wire (RFC 6455 §7.4.1/§7.4.2; the Autobahn 7.7.x set): a normal reply.
     @Test(arguments: [UInt16(1001), 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3999, 4000, 4999])
     func validCloseCodeGetsNormalReply(code: UInt16) throws {

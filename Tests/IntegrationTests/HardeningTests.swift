@@ -601,6 +601,36 @@ struct HardeningTests {
         print("hardening: churn: \(cycles) cycles + \(drops) drops in \(Fmt.s(elapsed)) (\(Int(Double(cycles + drops) / elapsed))/s); threads \(baseThreads) -> peak \(peakThreads) -> \(ProcStat.threads(pid)); fds \(baseFDs) -> peak \(peakFDs) -> \(ProcStat.fds(pid)); RSS \(rssStart) KB -> peak \(peakRSS) KB -> \(rssEnd) KB; last ws-close line: \(lastClose.split(separator: " ").suffix(3).joined(separator: " "))")
     }
 
+    /// Worker threads are reused: 100 connections one after another (upgrade, echo, close) are
+    /// served by at most 4 distinct threads (the one serving, one still finishing the last
+    /// connection, spares), and the spares leave once idle for 2 s (Limits.workerIdleMs).
+    @Test func sequentialConnectionsReuseWorkerThreads() throws {
+        let server = try ServerProcess.start(["--greeting", ""])
+        defer { server.stop() }
+        let pid = server.pid
+        let baseThreads = ProcStat.baseline(pid).threads
+        var peak = baseThreads
+        var seen = ProcStat.threadIDs(pid)
+        for i in 0..<100 {
+            let c = try server.webSocket()
+            let text = Array("sequential \(i)".utf8)
+            try c.sendFrame(opcode: Op.text, payload: text)
+            #expect(try c.readMessage().payload == text)
+            seen.formUnion(ProcStat.threadIDs(pid))  // the thread serving `c` is alive now
+            try c.sendClose(code: 1000)
+            #expect(try c.readCloseFrame().closeCode == 1000)
+            _ = try c.readUntilEOF()
+            c.close()
+            peak = max(peak, ProcStat.threads(pid))
+        }
+        #expect(peak <= baseThreads + 3, "threads peaked at \(peak) for one connection at a time (baseline \(baseThreads))")
+        #expect(seen.count <= baseThreads + 3, "\(seen.count) distinct threads served 100 sequential connections (baseline \(baseThreads))")
+        let idleStart = Clock.now()
+        let back = Clock.eventually(timeout: 6) { ProcStat.threads(pid) == baseThreads }
+        #expect(back, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
+        print("hardening: 100 sequential connections: threads \(baseThreads) -> peak \(peak), \(seen.count) distinct; spares gone \(Fmt.s(Clock.now() - idleStart)) after the last")
+    }
+
     // MARK: 8. Shutdown under load
 
     /// 200 clients echoing in a loop, then SIGTERM: each reads a close frame with 1001 (echoes may
@@ -758,7 +788,12 @@ enum Fmt {
 enum ProcStat {
     static func threads(_ pid: Int32) -> Int { entries("/proc/\(pid)/task") }
 
-    /// Threads and fds of an idle server once its start-up is over (the signal thread starts after
+    /// The thread IDs of the process right now.
+    static func threadIDs(_ pid: Int32) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+    }
+
+    /// Threads and fds of an idle server once its start-up is over (the first worker starts after
     /// the listening line is printed): at least 2 threads, and the same counts twice in a row.
     static func baseline(_ pid: Int32) -> (threads: Int, fds: Int) {
         _ = Clock.eventually(timeout: 5) { threads(pid) >= 2 }

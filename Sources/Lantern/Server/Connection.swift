@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystem
 
 /// Receive buffer sizes: small while idle, large once big frames flow.
 enum ReadBufferSizes {
@@ -40,15 +39,11 @@ final class Connection<Handler: MessageHandler> {
         // TCP_NODELAY and the send timeout come from the listener (`Listener.setInheritedOptions`).
         let ended = serveHTTP()
         // 1. The slot is free the moment the socket is closed...
-        let active = server.releaseSlot()
+        server.releaseSlot()
         // 2. ...before the registry and the log say the connection is gone.
         if let (handle, code) = ended {
             let left = server.registry.remove(handle)
             server.log(.info, "ws-close id=\(handle.id) code=\(code.rawValue) open=\(left)")
-        }
-        if active == 0 {
-            // The last connection left: hand freed arenas back to the system instead of keeping peaks.
-            lantern_malloc_trim()
         }
     }
 

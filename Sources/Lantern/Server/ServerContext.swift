@@ -12,6 +12,8 @@ final class ServerContext: @unchecked Sendable {
     /// Connections with a live thread (HTTP or WebSocket), for the connection cap.
     private var activeCount = 0
     private var stopping = false
+    /// The last connection left since the heap was last trimmed.
+    private var trimPending = false
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -33,7 +35,22 @@ final class ServerContext: @unchecked Sendable {
 
     /// Frees a slot; returns how many stay active.
     @discardableResult
-    func releaseSlot() -> Int { lock.locked { activeCount -= 1; return activeCount } }
+    func releaseSlot() -> Int {
+        lock.locked {
+            activeCount -= 1
+            if activeCount == 0 { trimPending = true }
+            return activeCount
+        }
+    }
+
+    /// True once per quiet spell: no connection is active and one has ended since the last call.
+    func takeHeapTrim() -> Bool {
+        lock.locked {
+            guard activeCount == 0 && trimPending else { return false }
+            trimPending = false
+            return true
+        }
+    }
 
     var active: Int { lock.locked { activeCount } }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// The non-generic face of `WorkerPool`, for the C thread entry.
 class AcceptingWorkers {
@@ -47,6 +48,10 @@ final class WorkerPool<Handler: MessageHandler>: AcceptingWorkers, @unchecked Se
             } catch {
                 if context.isStopping { return leave() }
                 if error.isTimeout {
+                    // A quiet spell: hand the freed heap back to the system instead of keeping the
+                    // peak (not on every last close, which would trim once per connection when
+                    // clients come one at a time).
+                    if context.takeHeapTrim() { lantern_malloc_trim() }
                     if leaveIfSpare() { return }
                 } else if error.code == EMFILE || error.code == ENFILE || error.code == ENOMEM || error.code == ENOBUFS {
                     backOff(error)
