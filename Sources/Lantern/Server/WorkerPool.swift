@@ -63,17 +63,19 @@ final class WorkerPool<Handler: MessageHandler>: AcceptingWorkers, @unchecked Se
                 return leave()
             }
             context.metrics.connectionsAccepted.add(1)
-            if !keepOneAccepting() {
+            // At the cap the refusal is quick and this thread stays the acceptor: no successor.
+            guard context.claimSlot() else {
+                refuseBusy(socket, peer, why: "connection limit")
+                continue
+            }
+            guard keepOneAccepting() else {
+                context.releaseSlot()
                 refuseBusy(socket, peer, why: "cannot create a thread")
                 lock.locked { idle += 1 }
                 continue
             }
-            if context.claimSlot() {
-                let inherited = context.configuration.limits.workerIdleMs
-                Connection(socket: socket, peer: peer, receiveTimeoutMs: inherited, server: context, handler: handler).run()
-            } else {
-                refuseBusy(socket, peer, why: "connection limit")
-            }
+            let inherited = context.configuration.limits.workerIdleMs
+            Connection(socket: socket, peer: peer, receiveTimeoutMs: inherited, server: context, handler: handler).run()
             if !returnToIdle() { return }
         }
     }
