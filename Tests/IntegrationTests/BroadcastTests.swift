@@ -52,29 +52,17 @@ func residentBytes(of pid: Int32) -> Int {
 /// A WebSocket client that sets a small receive buffer *before* connecting (so the window it
 /// advertises is small from the SYN on) and then never reads until told to.
 final class StalledClient {
-    let fd: Int32
+    private let client: RawClient
+    var fd: Int32 { client.fd }
 
     init(port: UInt16, receiveBufferBytes: Int32) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError.system("socket", errno) }
-        var size = receiveBufferBytes
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        client = try RawClient(port: port, timeout: 5, receiveBufferBytes: receiveBufferBytes)
+        // The head is read byte by byte with plain recv below: bound each one.
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { let code = errno; close(fd); throw ClientError.system("connect", code) }
         let key = RawClient.makeKey()
         let request = "GET /ws HTTP/1.1\r\n" + RawClient.upgradeHeaders(port: port, key: key).map { $0 + "\r\n" }.joined() + "\r\n"
-        guard Array(request.utf8).withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.utf8.count else {
-            throw ClientError.system("send", errno)
-        }
+        try client.send(Array(request.utf8))
         // Read the response head byte by byte so that no frame is consumed with it.
         var head: [UInt8] = []
         while !head.suffix(4).elementsEqual([13, 10, 13, 10]) {
@@ -86,8 +74,6 @@ final class StalledClient {
             throw ClientError.malformed("expected 101: \(String(decoding: head, as: UTF8.self))")
         }
     }
-
-    deinit { close(fd) }
 
     /// Reads everything until the server ends TCP (FIN or RST) or `timeout` passes.
     func drain(timeout: TimeInterval) -> (bytes: [UInt8], ended: Bool) {

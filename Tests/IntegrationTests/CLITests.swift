@@ -20,18 +20,8 @@ struct CLITests {
 
     @Test func portInUseExits1WithError() throws {
         // Hold a listening socket on an ephemeral port (no SO_REUSEPORT, so the server's bind must fail).
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        #expect(fd >= 0)
+        let (fd, port) = try Ops.loopbackListener()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        try #require(bound)
-        let port = UInt16(bigEndian: address.sin_port)
         let result = try run(["--host", "127.0.0.1", "--port", String(port)])
         #expect(result.status == 1, "exit status \(result.status.map(String.init) ?? "none"); stderr: \(result.stderr)")
         #expect(!result.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "no error message on stderr")

@@ -7,92 +7,6 @@ import Testing
 
 // MARK: - Helpers shared with BroadcastTests
 
-/// A `lantern` process started with a chosen environment. `ServerProcess` strips every
-/// `LANTERN_*` variable on purpose (hermetic tests), so environment tests spawn through this.
-final class EnvServer: @unchecked Sendable {
-    let process = Process()
-    let stdout: PipeCollector
-    let stderr: PipeCollector
-    private let exited = DispatchSemaphore(value: 0)
-    private let exitLock = NSLock()
-    private var hasExited = false
-    /// The port parsed from the listening line (0 until `waitForListening` succeeds).
-    private(set) var port: UInt16 = 0
-    /// The host parsed from the listening line.
-    private(set) var host = ""
-
-    /// Launches the binary with `arguments` and `LANTERN_*` taken only from `environment`.
-    init(arguments: [String], environment: [String: String]) throws {
-        let path = ServerProcess.binaryPath
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw HarnessError.binaryMissing(path) }
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LANTERN_") }
-        env.merge(environment) { $1 }
-        let out = try Self.makePipe(), err = try Self.makePipe()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = env
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(fileDescriptor: out.write, closeOnDealloc: false)
-        process.standardError = FileHandle(fileDescriptor: err.write, closeOnDealloc: false)
-        let exited = self.exited
-        process.terminationHandler = { _ in exited.signal() }
-        stdout = PipeCollector(fileDescriptor: out.read)
-        stderr = PipeCollector(fileDescriptor: err.read)
-        defer { close(out.write); close(err.write) }
-        try process.run()
-    }
-
-    /// Starts the server and waits (bounded) for `lantern listening on HOST:PORT`.
-    static func start(_ arguments: [String], environment: [String: String], timeout: TimeInterval = 10) throws -> EnvServer {
-        let server = try EnvServer(arguments: arguments, environment: environment)
-        var first: String?
-        server.stdout.wait(timeout: timeout) { text, eof in
-            first = PipeCollector.completeLines(text).first
-            return first != nil || eof
-        }
-        let prefix = "lantern listening on "
-        guard let line = first, line.hasPrefix(prefix), let colon = line.lastIndex(of: ":"),
-              let port = UInt16(line[line.index(after: colon)...]), port != 0 else {
-            server.kill()
-            throw HarnessError.noListeningLine(stdout: server.stdout.text, stderr: server.stderr.text)
-        }
-        server.host = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<colon])
-        server.port = port
-        return server
-    }
-
-    deinit { kill() }
-
-    /// Waits up to `timeout` for the process to end.
-    @discardableResult
-    func waitForExit(timeout: TimeInterval) -> Bool {
-        exitLock.lock(); defer { exitLock.unlock() }
-        if hasExited { return true }
-        if exited.wait(timeout: .now() + timeout) == .timedOut { return false }
-        hasExited = true
-        return true
-    }
-
-    /// The exit status once the process exited normally.
-    var exitStatus: Int32? {
-        guard waitForExit(timeout: 0) else { return nil }
-        return process.terminationReason == .exit ? process.terminationStatus : nil
-    }
-
-    /// SIGKILL and a bounded reap.
-    func kill() {
-        if !waitForExit(timeout: 0) { Glibc.kill(process.processIdentifier, SIGKILL) }
-        waitForExit(timeout: 5)
-    }
-
-    private static func makePipe() throws -> (read: Int32, write: Int32) {
-        var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { throw HarnessError.system("pipe", errno) }
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        return (fds[0], fds[1])
-    }
-}
-
 /// Small HTTP and WebSocket helpers over `RawClient`.
 enum Ops {
     /// One request on a fresh connection; HEAD responses are read without a body.
@@ -150,18 +64,24 @@ enum Ops {
 
     /// A port that was free a moment ago on 127.0.0.1.
     static func freePort() throws -> UInt16 {
+        let (fd, port) = try loopbackListener()
+        close(fd)
+        return port
+    }
+
+    /// A socket listening on an ephemeral 127.0.0.1 port (no SO_REUSEADDR); the caller closes it.
+    static func loopbackListener() throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw HarnessError.system("socket", errno) }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard ok else { throw HarnessError.system("bind", errno) }
-        return UInt16(bigEndian: address.sin_port)
+        guard ok else { let code = errno; close(fd); throw HarnessError.system("bind", code) }
+        return (fd, UInt16(bigEndian: address.sin_port))
     }
 
     /// Lines of `text` containing `needle`.
@@ -223,8 +143,7 @@ extension OperationsTests {
         }
 
         @Test func allowOriginFromEnvironmentIsACommaList() throws {
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0"],
-                                             environment: ["LANTERN_ALLOW_ORIGIN": "http://a.example,http://b.example"])
+            let server = try ServerProcess.start(environment: ["LANTERN_ALLOW_ORIGIN": "http://a.example,http://b.example"])
             defer { server.kill() }
             #expect(try Ops.upgradeStatus(server.port, origin: "http://a.example") == 101)
             #expect(try Ops.upgradeStatus(server.port, origin: "http://b.example") == 101)
@@ -233,8 +152,7 @@ extension OperationsTests {
 
         /// "a, b" is how people write lists; the space must not make the second entry unmatchable.
         @Test func allowOriginListToleratesSpacesAfterCommas() throws {
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0"],
-                                             environment: ["LANTERN_ALLOW_ORIGIN": "http://a.example, http://b.example"])
+            let server = try ServerProcess.start(environment: ["LANTERN_ALLOW_ORIGIN": "http://a.example, http://b.example"])
             defer { server.kill() }
             #expect(try Ops.upgradeStatus(server.port, origin: "http://a.example") == 101)
             #expect(try Ops.upgradeStatus(server.port, origin: "http://b.example") == 101, "the entry after \", \" is never matched")
@@ -242,7 +160,7 @@ extension OperationsTests {
 
         /// README: "a flag wins over the environment" — for a list, the flag's list replaces the variable's.
         @Test func allowOriginFlagWinsOverEnvironment() throws {
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0", "--allow-origin", "http://flag.example"],
+            let server = try ServerProcess.start(["--allow-origin", "http://flag.example"],
                                              environment: ["LANTERN_ALLOW_ORIGIN": "http://env.example"])
             defer { server.kill() }
             #expect(try Ops.upgradeStatus(server.port, origin: "http://flag.example") == 101)
@@ -470,7 +388,7 @@ extension OperationsTests {
     @Suite struct Environment {
         @Test func portHostAndGreetingComeFromTheEnvironment() throws {
             let port = try Ops.freePort()
-            let server = try EnvServer.start([], environment: ["LANTERN_HOST": "127.0.0.1", "LANTERN_PORT": String(port),
+            let server = try ServerProcess.launch([], environment: ["LANTERN_HOST": "127.0.0.1", "LANTERN_PORT": String(port),
                                                                "LANTERN_GREETING": "hello from env"])
             defer { server.kill() }
             #expect(server.host == "127.0.0.1")
@@ -481,7 +399,7 @@ extension OperationsTests {
 
         @Test func flagsWinOverTheEnvironment() throws {
             let envPort = try Ops.freePort()
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0", "--greeting", "from the flag"],
+            let server = try ServerProcess.launch(["--host", "127.0.0.1", "--port", "0", "--greeting", "from the flag"],
                                              environment: ["LANTERN_HOST": "0.0.0.0", "LANTERN_PORT": String(envPort),
                                                            "LANTERN_GREETING": "from env"])
             defer { server.kill() }
@@ -492,7 +410,7 @@ extension OperationsTests {
         }
 
         @Test func emptyGreetingFromEnvironmentSendsNone() throws {
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0"], environment: ["LANTERN_GREETING": ""])
+            let server = try ServerProcess.start(environment: ["LANTERN_GREETING": ""])
             defer { server.kill() }
             let client = try RawClient.webSocket(port: server.port)
             try client.sendFrame(opcode: Op.text, payload: Array("first".utf8))
@@ -500,9 +418,8 @@ extension OperationsTests {
         }
 
         @Test func modeLogLevelAndSwitchesComeFromTheEnvironment() throws {
-            let server = try EnvServer.start(["--host", "127.0.0.1", "--port", "0"],
-                                             environment: ["LANTERN_MODE": "broadcast", "LANTERN_GREETING": "",
-                                                           "LANTERN_LOG_LEVEL": "warn", "LANTERN_NO_DEFLATE": "1"])
+            let server = try ServerProcess.start(environment: ["LANTERN_MODE": "broadcast", "LANTERN_GREETING": "",
+                                                               "LANTERN_LOG_LEVEL": "warn", "LANTERN_NO_DEFLATE": "1"])
             defer { server.kill() }
             let (a, response) = try Ops.webSocket(server.port, extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"])
             #expect(response.header("Sec-WebSocket-Extensions") == nil, "LANTERN_NO_DEFLATE=1 ignored")
@@ -518,7 +435,7 @@ extension OperationsTests {
         @Test(arguments: [("LANTERN_PORT", "http"), ("LANTERN_MODE", "chat"), ("LANTERN_LOG_LEVEL", "loud"),
                           ("LANTERN_NO_DEFLATE", "maybe"), ("LANTERN_MAX_QUEUED_BYTES", "12")])
         func invalidEnvironmentValueExits2NamingTheVariable(name: String, value: String) throws {
-            let server = try EnvServer(arguments: ["--port", "0"], environment: [name: value])
+            let server = try ServerProcess(rawArguments: ["--port", "0"], environment: [name: value])
             defer { server.kill() }
             #expect(server.waitForExit(timeout: 5))
             server.stderr.waitForEOF(timeout: 2)

@@ -81,11 +81,15 @@ final class RawClient {
     /// Default time allowed for any single read operation.
     var timeout: TimeInterval
 
-    /// Connects to 127.0.0.1:`port`.
-    init(port: UInt16, timeout: TimeInterval = 5) throws {
+    /// Connects to 127.0.0.1:`port`. `receiveBufferBytes` is set before connecting, so the
+    /// window advertised from the SYN on is already that small.
+    init(port: UInt16, timeout: TimeInterval = 5, receiveBufferBytes: Int32? = nil) throws {
         self.timeout = timeout
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError.system("socket", errno) }
+        if var size = receiveBufferBytes {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         // Sends of big payloads must not block forever either.

@@ -119,16 +119,20 @@ final class ServerProcess: @unchecked Sendable {
     private var clients: [RawClient] = []
     /// The port parsed from the listening line (0 when launched without waiting for it).
     private(set) var port: UInt16 = 0
+    /// The host parsed from the listening line.
+    private(set) var host = ""
 
-    /// Launches the binary with exactly `arguments`, without waiting for anything.
-    init(rawArguments arguments: [String]) throws {
+    /// Launches the binary with exactly `arguments`, without waiting for anything. `LANTERN_*`
+    /// variables come only from `environment`: the test runner's own are dropped (hermetic; CI
+    /// sets LANTERN_BIN).
+    init(rawArguments arguments: [String], environment: [String: String] = [:]) throws {
         let path = Self.binaryPath
         guard FileManager.default.isExecutableFile(atPath: path) else { throw HarnessError.binaryMissing(path) }
         let outPipe = try Self.makePipe(), errPipe = try Self.makePipe()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        // Hermetic: the server also reads LANTERN_* variables (LANTERN_BIN included in CI), so drop them.
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LANTERN_") }
+            .merging(environment) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(fileDescriptor: outPipe.write, closeOnDealloc: false)
         process.standardError = FileHandle(fileDescriptor: errPipe.write, closeOnDealloc: false)
@@ -141,8 +145,13 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts a server on 127.0.0.1 with an ephemeral port and waits (bounded) for its listening line.
-    static func start(_ extraArguments: [String] = [], timeout: TimeInterval = 10) throws -> ServerProcess {
-        let server = try ServerProcess(rawArguments: ["--host", "127.0.0.1", "--port", "0"] + extraArguments)
+    static func start(_ extraArguments: [String] = [], environment: [String: String] = [:], timeout: TimeInterval = 10) throws -> ServerProcess {
+        try launch(["--host", "127.0.0.1", "--port", "0"] + extraArguments, environment: environment, timeout: timeout)
+    }
+
+    /// Starts the binary with exactly `arguments` and waits (bounded) for `lantern listening on HOST:PORT`.
+    static func launch(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 10) throws -> ServerProcess {
+        let server = try ServerProcess(rawArguments: arguments, environment: environment)
         let prefix = "lantern listening on "
         var firstLine: String?
         server.stdout.wait(timeout: timeout) { text, eof in
@@ -156,6 +165,7 @@ final class ServerProcess: @unchecked Sendable {
             server.kill()
             throw HarnessError.noListeningLine(stdout: server.stdout.text, stderr: server.stderr.text)
         }
+        server.host = String(line[line.index(line.startIndex, offsetBy: prefix.count)..<colon])
         server.port = port
         return server
     }
