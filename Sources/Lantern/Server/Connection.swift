@@ -10,7 +10,6 @@ enum ReadBufferSizes {
 /// One client, served start to end by one worker thread: HTTP requests until an upgrade,
 /// then the WebSocket loop. All of the connection's I/O happens here; the protocol
 /// decisions come from the pure types in Protocol/.
-
 final class Connection<Handler: MessageHandler> {
     private let socket: Socket
     private let peer: sockaddr_storage
@@ -84,8 +83,9 @@ final class Connection<Handler: MessageHandler> {
                 socket.close()
                 return nil
             }
-            // A shorter timeout already in place only means one more pass through this loop.
-            if receiveTimeoutMs > remaining { setReceiveTimeout(remaining) }
+            // A shorter timeout already in place only means one more pass through this loop
+            // (0 is no timeout at all).
+            if receiveTimeoutMs == 0 || receiveTimeoutMs > remaining { setReceiveTimeout(remaining) }
             do {
                 if try buffer.fill(from: socket) <= 0 { socket.close(); return nil }
             } catch {
