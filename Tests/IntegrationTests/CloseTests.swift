@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// The closing handshake (spec item 4, RFC 6455 §5.5.1, §7.4).
@@ -27,6 +28,27 @@ struct CloseTests {
         _ = try client.readUntilEOF()
         let ended = server.stderr.wait(timeout: 0.8) { text, _ in Logs.count("ws-close", in: text) >= 1 }
         #expect(ended, "no ws-close line while the client kept its socket open; stderr: \(server.stderr.text)")
+    }
+
+    /// A peer that keeps sending after its close frame: the server drains those bytes before it
+    /// closes, so the close is not turned into a RST. 32 KiB of junk ride behind the close frame,
+    /// far more than the server's first read takes; once the server has let go of the
+    /// connection, this socket has seen only its FIN (CLOSE_WAIT), never a reset (CLOSE).
+    @Test func bytesAfterTheClientsCloseAreDrainedNotReset() throws {
+        let server = try ServerProcess.start(["--greeting", ""])
+        defer { server.stop() }
+        let client = try server.webSocket()
+        defer { client.close() }
+        let junk = RawClient.encodeFrame(opcode: Op.binary, payload: [UInt8](repeating: 0x5A, count: 32 << 10))
+        try client.send(RawClient.encodeFrame(opcode: Op.close, payload: [0x03, 0xE8]) + junk)
+        #expect(try client.readCloseFrame().closeCode == 1000)
+        let ended = server.stderr.wait(timeout: 5) { text, _ in Logs.count("ws-close", in: text) >= 1 }
+        #expect(ended, "no ws-close line; stderr: \(server.stderr.text)")
+        var info = tcp_info()
+        var length = socklen_t(MemoryLayout<tcp_info>.size)
+        #expect(getsockopt(client.fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0)
+        let closeWait: UInt8 = 8, closed: UInt8 = 7  // TCP_CLOSE_WAIT, TCP_CLOSE (netinet/tcp.h)
+        #expect(info.tcpi_state == closeWait, "client TCP state \(info.tcpi_state) (\(closed) = reset by the server)")
     }
 
     /// Codes valid on the wire (RFC 6455 §7.4.1/§7.4.2; the Autobahn 7.7.x set): a normal reply.
