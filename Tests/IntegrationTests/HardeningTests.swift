@@ -602,8 +602,11 @@ struct HardeningTests {
     }
 
     /// Worker threads are reused: 100 connections one after another (upgrade, echo, close) are
-    /// served by at most 4 distinct threads (the one serving, one still finishing the last
-    /// connection, spares), and the spares leave once idle for 2 s (Limits.workerIdleMs).
+    /// served by a handful of threads, not one each (a thread per connection shows 102 here).
+    /// Typically 2 or 3 workers: the one serving, one still logging the last connection, a spare.
+    /// The bound allows 8 because a worker that is descheduled on its way back to `accept` makes
+    /// the next connection start another (4 were seen once on a loaded 2-core CI machine).
+    /// The spares leave once idle for 2 s (Limits.workerIdleMs).
     @Test func sequentialConnectionsReuseWorkerThreads() throws {
         let server = try ServerProcess.start(["--greeting", ""])
         defer { server.stop() }
@@ -623,8 +626,8 @@ struct HardeningTests {
             c.close()
             peak = max(peak, ProcStat.threads(pid))
         }
-        #expect(peak <= baseThreads + 3, "threads peaked at \(peak) for one connection at a time (baseline \(baseThreads))")
-        #expect(seen.count <= baseThreads + 3, "\(seen.count) distinct threads served 100 sequential connections (baseline \(baseThreads))")
+        #expect(peak <= baseThreads + 7, "threads peaked at \(peak) for one connection at a time (baseline \(baseThreads))")
+        #expect(seen.count <= baseThreads + 7, "\(seen.count) distinct threads served 100 sequential connections (baseline \(baseThreads))")
         let idleStart = Clock.now()
         let back = Clock.eventually(timeout: 6) { ProcStat.threads(pid) == baseThreads }
         #expect(back, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
