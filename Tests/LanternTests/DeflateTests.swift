@@ -176,3 +176,13 @@ struct PerMessageDeflateTests {
         #expect(keptBudget.used > 0 && keptBudget.used <= 64 << 10)  // default preset: context kept, ≤ 64 KB
     }
 }
+
+extension PerMessageDeflate {
+    /// The server inflates straight from its receive buffer; tests hold arrays.
+    func inflate(_ message: [UInt8], isText: Bool, limit: Int) throws(ProtocolError) -> [UInt8] {
+        let result = message.withUnsafeBytes { bytes in
+            Result { () throws(ProtocolError) in try inflate(bytes, isText: isText, limit: limit) }
+        }
+        return try result.get()
+    }
+}

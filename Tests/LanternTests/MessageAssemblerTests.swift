@@ -2,13 +2,18 @@ import Testing
 @testable import Lantern
 
 /// Runs decoder + assembler over a client byte stream; returns (event, message or control payload) pairs.
-func assembleStream(_ chunks: [[UInt8]], maxMessageBytes: Int = 1 << 20, compressionNegotiated: Bool = false) throws -> [(AssemblerEvent, [UInt8])] {
+/// With `inPlace`, payloads go through `payloadInPlace` as in the server, and a message left in
+/// place is taken from the buffer.
+func assembleStream(
+    _ chunks: [[UInt8]], maxMessageBytes: Int = 1 << 20, compressionNegotiated: Bool = false, inPlace: Bool = false
+) throws -> [(AssemblerEvent, [UInt8])] {
     var assembler = MessageAssembler(maxMessageBytes: maxMessageBytes, compressionNegotiated: compressionNegotiated)
     var out: [(AssemblerEvent, [UInt8])] = []
     let rules = FrameRules(allowedReservedBits: compressionNegotiated ? FrameHeader.rsv1 : 0, requireMask: false)
     // Re-decode to whole events first, then feed the assembler chunk by chunk as the decoder produced them.
     var decoder = FrameDecoder(rules: rules)
     var buffer: [UInt8] = []
+    var kept: [UInt8]? = nil
     for chunk in chunks + [[]] {
         buffer += chunk
         while true {
@@ -16,7 +21,13 @@ func assembleStream(_ chunks: [[UInt8]], maxMessageBytes: Int = 1 << 20, compres
                 guard let (event, used) = try decoder.next(raw) else { return nil }
                 switch event {
                 case .frameStart(let h): try assembler.frameStart(h); return (used, nil)
-                case .payload(let p): try assembler.payload(UnsafeRawBufferPointer(p)); return (used, nil)
+                case .payload(let p):
+                    if !inPlace {
+                        try assembler.payload(UnsafeRawBufferPointer(p))
+                    } else if try assembler.payloadInPlace(UnsafeRawBufferPointer(p)) {
+                        kept = Array(p)
+                    }
+                    return (used, nil)
                 case .frameEnd: return (used, try assembler.frameEnd())
                 }
             }
@@ -24,7 +35,10 @@ func assembleStream(_ chunks: [[UInt8]], maxMessageBytes: Int = 1 << 20, compres
             buffer.removeFirst(used)
             if let event {
                 switch event {
-                case .message: out.append((event, assembler.message))
+                case .message:
+                    if kept != nil { #expect(assembler.message.isEmpty, "a message both in place and copied") }
+                    out.append((event, kept ?? assembler.message))
+                    kept = nil
                 default: out.append((event, assembler.control))
                 }
             }
@@ -251,6 +265,50 @@ struct MessageAssemblerTests {
             let events = try assembleStream(feeding.chunks)
             #expect(events.map(\.0) == [.close(.normalClosure)], "\(feeding.name)")
             #expect(events.first?.1 == hex("03 e8 6f 6b"), "\(feeding.name)")
+        }
+    }
+
+    @Test("payloadInPlace leaves only a whole single-frame message's payload in place")
+    func payloadInPlace() throws {
+        func inPlace(_ header: FrameHeader, _ chunks: [[UInt8]], into a: inout MessageAssembler) throws -> [Bool] {
+            try a.frameStart(header)
+            return try chunks.map { c in try c.withUnsafeBytes { (raw) throws(ProtocolError) in try a.payloadInPlace(raw) } }
+        }
+        var a = MessageAssembler(maxMessageBytes: 1000)
+        // The whole payload of a FIN text frame at once: validated, not copied.
+        #expect(try inPlace(FrameHeader(fin: true, opcode: .text, payloadLength: 5), [hello], into: &a) == [true])
+        #expect(try a.frameEnd() == .message(.text, compressed: false))
+        #expect(a.message.isEmpty)
+        // Split across two reads: both pieces are copied.
+        #expect(try inPlace(FrameHeader(fin: true, opcode: .binary, payloadLength: 5), [[1, 2], [3, 4, 5]], into: &a) == [false, false])
+        #expect(try a.frameEnd() == .message(.binary, compressed: false))
+        #expect(a.message == [1, 2, 3, 4, 5])
+        // Fragments of one message are always copied, the final continuation too.
+        #expect(try inPlace(FrameHeader(fin: false, opcode: .text, payloadLength: 3), [Array("Hel".utf8)], into: &a) == [false])
+        #expect(try a.frameEnd() == nil)
+        #expect(try inPlace(FrameHeader(fin: true, opcode: .continuation, payloadLength: 2), [Array("lo".utf8)], into: &a) == [false])
+        #expect(try a.frameEnd() == .message(.text, compressed: false))
+        #expect(a.message == hello)
+        // Control frames keep their payload in `control`.
+        #expect(try inPlace(FrameHeader(fin: true, opcode: .ping, payloadLength: 1), [[0x70]], into: &a) == [false])
+        #expect(try a.frameEnd() == .ping)
+        #expect(a.control == [0x70])
+        // In place or not, invalid UTF-8 fails.
+        #expect(throws: ProtocolError.invalidUTF8) {
+            try inPlace(FrameHeader(fin: true, opcode: .text, payloadLength: 2), [[0xC0, 0xAF]], into: &a)
+        }
+    }
+
+    @Test("in place or copied, the same messages come out", arguments: [
+        "01 03 48 65 6c 80 02 6c 6f", "01 03 48 65 6c 89 01 70 80 02 6c 6f", "81 05 48 65 6c 6c 6f 82 02 ff 00 81 00",
+        "81 85 37 fa 21 3d 7f 9f 4d 51 58 82 03 01 02 03 88 02 03 e8",
+    ])
+    func inPlaceMatchesCopied(stream: String) throws {
+        for feeding in feedings(hex(stream)) {
+            let copied = try assembleStream(feeding.chunks)
+            let kept = try assembleStream(feeding.chunks, inPlace: true)
+            #expect(kept.map(\.0) == copied.map(\.0), "\(feeding.name)")
+            #expect(kept.map(\.1) == copied.map(\.1), "\(feeding.name)")
         }
     }
 

@@ -35,6 +35,8 @@ private struct Shadow {
     var messageCompressed = false
     var messageOpcode = Opcode.binary
     var message: [UInt8] = []
+    /// The message's bytes when the assembler left them in place (`payloadInPlace`).
+    var inPlace: [UInt8]? = nil
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -134,6 +136,7 @@ private func step(
                 shadow.message = []
             }
             shadow.header = header
+            shadow.inPlace = nil
             shadow.framePayload = []
             shadow.rawFramePayload = []
             return .consumed(used)
@@ -154,7 +157,13 @@ private func step(
             check(UInt64(shadow.framePayload.count) <= header.payloadLength, "more payload than the header said")
             if !header.opcode.isControl { shadow.message += plain }
             do throws(ProtocolError) {
-                try assembler.payload(UnsafeRawBufferPointer(chunk))
+                // As the server does: a whole message's payload may stay in the buffer.
+                if try assembler.payloadInPlace(UnsafeRawBufferPointer(chunk)) {
+                    check(!header.opcode.isControl && header.opcode != .continuation && header.fin
+                              && UInt64(chunk.count) == header.payloadLength,
+                          "payload left in place for part of a frame or message")
+                    shadow.inPlace = plain
+                }
             } catch {
                 check(error == .invalidUTF8, "payload() threw \(error)")
                 check(shadow.messageOpcode == .text && !shadow.messageCompressed, "UTF-8 checked on a non-text message")
@@ -247,11 +256,13 @@ private func checkEvent(
         check(header.fin && !header.opcode.isControl, "message on a non-final frame")
         check(shadow.messageOpen && opcode == shadow.messageOpcode && compressed == shadow.messageCompressed,
                      "message event disagrees with its frames")
-        check(assembler.message == shadow.message, "assembled message differs from the payloads")
+        if shadow.inPlace != nil { check(assembler.message.isEmpty, "a message both in place and copied") }
+        let message = shadow.inPlace ?? assembler.message
+        check(message == shadow.message, "assembled message differs from the payloads")
         let limit = compressed ? wireLimit(maxMessageBytes) : maxMessageBytes
-        check(assembler.message.count <= limit, "assembled message over the limit")
+        check(message.count <= limit, "assembled message over the limit")
         if opcode == .text && !compressed {
-            check(String(validating: assembler.message, as: UTF8.self) != nil, "invalid UTF-8 text accepted")
+            check(String(validating: message, as: UTF8.self) != nil, "invalid UTF-8 text accepted")
         }
         check(!assembler.isInMessage, "assembler still in a message after .message")
         shadow.messageOpen = false

@@ -51,7 +51,7 @@ private func hostile(_ body: [UInt8], config: UInt8, budget: DeflateBudget) {
     for message in [Array(body[..<cut]), Array(body[cut...])] {
         if noContext { reference.restart() }
         let expected = reference.inflate(message, limit: limit)
-        let result = Result { () throws(ProtocolError) in try deflate.inflate(message, isText: isText, limit: limit) }
+        let result = inflate(deflate, message, isText: isText, limit: limit)
         switch (expected, result) {
         case (.success(let plain), .success(let output)):
             check(output == plain, "inflate output differs from zlib's")
@@ -112,10 +112,10 @@ private func roundTrip(_ body: [UInt8], config: UInt8, count: Int, tiny: Bool, b
         // The exact size is enough; one byte less is refused (only where no history is needed,
         // as a failed inflate drops the stream).
         if !message.isEmpty && (index == 0 || ours.sendNoContextTakeover) {
-            let short = Result { () throws(ProtocolError) in try receiver.inflate(wire, isText: isText, limit: message.count - 1) }
+            let short = inflate(receiver, wire, isText: isText, limit: message.count - 1)
             guard case .failure(.messageTooBig) = short else { checkFailure("limit - 1 not refused: \(short)") }
         }
-        let result = Result { () throws(ProtocolError) in try receiver.inflate(wire, isText: isText, limit: message.count) }
+        let result = inflate(receiver, wire, isText: isText, limit: message.count)
         guard case .success(let plain) = result else { checkFailure("round trip failed: \(result)") }
         check(plain == message, "round trip changed the message")
         receiver.recycle(plain)
@@ -174,4 +174,8 @@ private final class ReferenceInflater {
             }
         }
     }
+}
+
+private func inflate(_ receiver: PerMessageDeflate, _ wire: [UInt8], isText: Bool, limit: Int) -> Result<[UInt8], ProtocolError> {
+    wire.withUnsafeBytes { bytes in Result { () throws(ProtocolError) in try receiver.inflate(bytes, isText: isText, limit: limit) } }
 }

@@ -18,7 +18,7 @@ final class PerMessageDeflate {
 
     /// Inflates a received message; UTF-8 of text is validated on the inflated bytes as they appear.
     /// The returned buffer is valid until the next call.
-    func inflate(_ message: [UInt8], isText: Bool, limit: Int) throws(ProtocolError) -> [UInt8] {
+    func inflate(_ message: UnsafeRawBufferPointer, isText: Bool, limit: Int) throws(ProtocolError) -> [UInt8] {
         if decompressor == nil {
             decompressor = Decompressor(windowBits: parameters.receiveWindowBits, budget: budget)
         }
@@ -29,10 +29,8 @@ final class PerMessageDeflate {
         defer {
             if parameters.receiveNoContextTakeover { self.decompressor = nil }
         }
-        let result = message.withUnsafeBytes { input in
-            Result { () throws(ProtocolError) in
-                try decompressor.decompress(input, limit: limit, into: &output) { chunk in !isText || utf8.consume(chunk) }
-            }
+        let result = Result { () throws(ProtocolError) in
+            try decompressor.decompress(message, limit: limit, into: &output) { chunk in !isText || utf8.consume(chunk) }
         }
         if case .failure(let error) = result {
             self.decompressor = nil  // its state is undefined after a failure

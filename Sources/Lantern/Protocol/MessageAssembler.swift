@@ -30,6 +30,11 @@ public struct MessageAssembler {
     private var frameIsControl = false
     private var controlOpcode = Opcode.ping
     private var frameFin = false
+    /// The current frame is a whole message (a data frame with FIN that opened no fragmented
+    /// message) and none of its payload has been copied yet.
+    private var frameIsWholeMessage = false
+    /// Payload bytes of the current frame not yet passed to `payload`.
+    private var frameRemaining: UInt64 = 0
 
     public init(maxMessageBytes: Int, compressionNegotiated: Bool = false) {
         self.maxMessageBytes = maxMessageBytes
@@ -57,6 +62,7 @@ public struct MessageAssembler {
             // RFC 7692 §6.1: RSV1 is set only on the first frame of a data message.
             if rsv1 { throw .reservedBitsSet }
             frameIsControl = true
+            frameIsWholeMessage = false
             controlOpcode = header.opcode
             control.removeAll(keepingCapacity: true)
             return
@@ -78,20 +84,39 @@ public struct MessageAssembler {
         }
         // Compare in 64 bits: a 2^63 length must neither overflow nor allocate.
         if header.payloadLength > UInt64(wireLimit - message.count) { throw .messageTooBig }
-        // One allocation for a typical frame's payload instead of regrowing chunk by chunk. A
-        // declared length is only a claim: reserve at most 1 MiB ahead of the bytes that arrive.
-        let needed = message.count + Int(min(header.payloadLength, 1 << 20))
-        if needed > message.capacity { message.reserveCapacity(max(needed, message.capacity * 2)) }
         frameFin = header.fin
+        frameIsWholeMessage = header.fin && header.opcode != .continuation
+        frameRemaining = header.payloadLength
     }
 
+    /// Appends a chunk of the current frame's payload to `message` (or `control`).
     public mutating func payload(_ chunk: UnsafeRawBufferPointer) throws(ProtocolError) {
         if frameIsControl {
             control.append(contentsOf: chunk)
             return
         }
         if validatesUTF8 && !utf8.consume(chunk) { throw .invalidUTF8 }
+        // One allocation for the rest of the frame instead of regrowing chunk by chunk. A
+        // declared length is only a claim: reserve at most 1 MiB ahead of the bytes that arrive.
+        let needed = message.count + Int(min(frameRemaining, 1 << 20))
+        if needed > message.capacity { message.reserveCapacity(max(needed, message.capacity * 2)) }
+        frameRemaining -= min(frameRemaining, UInt64(chunk.count))
         message.append(contentsOf: chunk)
+        frameIsWholeMessage = false  // part of it is copied now, so the rest must follow it
+    }
+
+    /// Like `payload`, except that a chunk holding the entire payload of a whole-message frame
+    /// is only validated, not copied: returns true, and the caller must then use `chunk` as the
+    /// message that `frameEnd` announces (`message` stays empty). This is the echo path's one
+    /// copy saved: most messages arrive as one frame that fits the receive buffer.
+    public mutating func payloadInPlace(_ chunk: UnsafeRawBufferPointer) throws(ProtocolError) -> Bool {
+        guard frameIsWholeMessage && UInt64(chunk.count) == frameRemaining else {
+            try payload(chunk)
+            return false
+        }
+        if validatesUTF8 && !utf8.consume(chunk) { throw .invalidUTF8 }
+        frameRemaining = 0
+        return true
     }
 
     /// Ends the current frame; returns an event when it completed a message or was a control frame.

@@ -4,7 +4,8 @@ import Glibc
 
 /// Receive buffer sizes: small while idle, large once big frames flow.
 enum ReadBufferSizes {
-    static let large = 64 << 10
+    /// A 64 KiB message and its frame header fit whole, so it can be echoed from the buffer.
+    static let large = (64 << 10) + FrameHeader.maxEncodedLength
 }
 
 /// One client, served start to end by one worker thread: HTTP requests until an upgrade,
@@ -229,14 +230,20 @@ final class Connection<Handler: MessageHandler> {
         while true {
             var handledMessage = false
             do throws(ProtocolError) {
+                // A whole message's payload left in the receive buffer (unmasked in place). It stays
+                // valid until the next `fill`, which comes after the message is handled.
+                var inPlace: UnsafeRawBufferPointer? = nil
                 while let (event, used) = try decoder.next(buffer.unread) {
                     buffer.consume(used)
                     switch event {
                     case .frameStart(let header): try assembler.frameStart(header)
-                    case .payload(let chunk): try assembler.payload(UnsafeRawBufferPointer(chunk))
+                    case .payload(let chunk):
+                        let whole = UnsafeRawBufferPointer(chunk)
+                        if try assembler.payloadInPlace(whole) { inPlace = whole }
                     case .frameEnd:
                         guard let done = try assembler.frameEnd() else { continue }
-                        if let ended = try perform(done, &assembler, session, deflate) { return ended }
+                        defer { inPlace = nil }
+                        if let ended = try perform(done, &assembler, inPlace, session, deflate) { return ended }
                         handledMessage = true
                     }
                 }
@@ -277,9 +284,11 @@ final class Connection<Handler: MessageHandler> {
         }
     }
 
-    /// Acts on one assembled event; returns how the connection ends when it does.
+    /// Acts on one assembled event; returns how the connection ends when it does. A message's
+    /// bytes are `inPlace` when the assembler left them in the receive buffer.
     private func perform(
-        _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ session: Session, _ deflate: PerMessageDeflate?
+        _ event: AssemblerEvent, _ assembler: inout MessageAssembler, _ inPlace: UnsafeRawBufferPointer?,
+        _ session: Session, _ deflate: PerMessageDeflate?
     ) throws(ProtocolError) -> (CloseCode, SocketEnding)? {
         let handle = session.handle
         switch event {
@@ -287,15 +296,20 @@ final class Connection<Handler: MessageHandler> {
             let metrics = server.metrics
             metrics.messagesIn.add(1)
             if compressed, let deflate {
-                let plain = try deflate.inflate(assembler.message, isText: opcode == .text, limit: limits.maxMessageBytes)
-                metrics.compressedBytesIn.add(assembler.message.count)
+                let inflated = Self.withBytes(inPlace, assembler.message) { wire in
+                    metrics.compressedBytesIn.add(wire.count)
+                    return Result { () throws(ProtocolError) in try deflate.inflate(wire, isText: opcode == .text, limit: limits.maxMessageBytes) }
+                }
+                let plain = try inflated.get()
                 metrics.inflatedBytesIn.add(plain.count)
                 metrics.bytesIn.add(plain.count)
                 plain.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
                 deflate.recycle(plain)
             } else {
-                metrics.bytesIn.add(assembler.message.count)
-                assembler.message.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
+                Self.withBytes(inPlace, assembler.message) { bytes in
+                    metrics.bytesIn.add(bytes.count)
+                    handler.received(Message(opcode: opcode, bytes: bytes), on: session)
+                }
             }
             // Keep a typical buffer for the next message (reallocating 64 KiB per echo costs page
             // faults with musl), not the peak of a rare 1 MiB one.
@@ -313,6 +327,11 @@ final class Connection<Handler: MessageHandler> {
             return (code ?? .noStatusReceived, .handshakeComplete)
         }
         return nil
+    }
+
+    private static func withBytes<R>(_ inPlace: UnsafeRawBufferPointer?, _ copied: [UInt8], _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if let inPlace { return body(inPlace) }
+        return copied.withUnsafeBytes(body)
     }
 
     /// Only when it changes: a setsockopt per message would cost a syscall per echo.
