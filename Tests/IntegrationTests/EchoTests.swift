@@ -66,6 +66,38 @@ struct EchoTests {
         }
     }
 
+    /// The client answers at once, so with a 10 ms window every request head, message, split
+    /// frame, close and vanished peer reaches the server while it polls, not while it sleeps.
+    @Test(arguments: ["0", "10000"])
+    func busyPollingKeepsEverythingInOrder(microseconds: String) throws {
+        let server = try ServerProcess.start(["--greeting", "", "--busy-poll-us", microseconds])
+        defer { server.stop() }
+        let client = try server.webSocket()
+        for i in 0..<200 {
+            let payload = i % 3 == 0 ? Payload.binary(i * 37) : Array("message \(i)".utf8)
+            let frame = RawClient.encodeFrame(opcode: i % 3 == 0 ? Op.binary : Op.text, payload: payload)
+            if i % 10 == 9 {
+                for byte in frame { try client.send([byte]) }
+            } else {
+                try client.send(frame)
+            }
+            let reply = try client.readMessage()
+            Expect.bytes(reply.payload, equal: payload, "echo \(i)")
+        }
+        try client.sendClose(code: 1000)
+        Expect.serverCloses(client, codes: [1000])
+
+        let dropped = try server.webSocket()
+        try dropped.sendFrame(opcode: Op.text, payload: Array("last words".utf8))
+        #expect(try dropped.readMessage().payload == Array("last words".utf8))
+        dropped.close()
+        #expect(try Ops.eventually {
+            let m = try Ops.metrics(server.port)
+            return m["lantern_websocket_closes_total{code=\"1006\"}"] == 1 && m["lantern_websocket_closes_total{code=\"1000\"}"] == 1
+        }, "the clean close and the dropped peer were not both counted")
+        #expect(try Ops.metrics(server.port)["lantern_messages_received_total"] == 201)
+    }
+
     @Test func twentyClientsEchoIndependently() throws {
         let server = try ServerProcess.start(["--greeting", ""])
         defer { server.stop() }

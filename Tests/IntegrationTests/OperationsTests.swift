@@ -476,7 +476,7 @@ extension OperationsTests {
                 i = j
             }
             let valued = ["--host", "--port", "--greeting", "--max-message-bytes", "--max-header-bytes", "--max-connections",
-                          "--handshake-timeout", "--ping-interval", "--idle-timeout", "--send-timeout", "--deflate-memory",
+                          "--handshake-timeout", "--ping-interval", "--idle-timeout", "--send-timeout", "--busy-poll-us", "--deflate-memory",
                           "--deflate-window-bits", "--deflate-mem-level", "--deflate-level", "--deflate-client-window-bits",
                           "--deflate-threshold", "--deflate-budget", "--mode", "--max-queued-bytes", "--allow-origin", "--log-level"]
             let switches = ["--no-deflate", "--deflate-server-no-context-takeover", "--deflate-client-no-context-takeover"]

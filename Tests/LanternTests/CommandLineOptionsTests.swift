@@ -16,6 +16,7 @@ func fields(_ c: Configuration) -> [String: String] {
         "sendTimeoutMs": "\(c.limits.sendTimeoutMs)",
         "keepAliveTimeoutMs": "\(c.limits.keepAliveTimeoutMs)",
         "closeTimeoutMs": "\(c.limits.closeTimeoutMs)",
+        "busyPollMicroseconds": "\(c.limits.busyPollMicroseconds)",
         "logLevel": "\(c.logLevel)",
     ]
 }
@@ -86,6 +87,8 @@ struct CommandLineOptionsTests {
         ("--ping-interval", "10", "pingIntervalMs", "10000"),
         ("--idle-timeout", "120", "idleTimeoutMs", "120000"),
         ("--send-timeout", "3.5", "sendTimeoutMs", "3500"),
+        ("--busy-poll-us", "0", "busyPollMicroseconds", "0"),
+        ("--busy-poll-us", "10000", "busyPollMicroseconds", "10000"),
         ("--log-level", "error", "logLevel", "error"),
         ("--log-level", "warn", "logLevel", "warn"),
         ("--log-level", "debug", "logLevel", "debug"),
@@ -122,6 +125,7 @@ struct CommandLineOptionsTests {
         ("LANTERN_PING_INTERVAL", "5", "pingIntervalMs", "5000"),
         ("LANTERN_IDLE_TIMEOUT", "90", "idleTimeoutMs", "90000"),
         ("LANTERN_SEND_TIMEOUT", "2", "sendTimeoutMs", "2000"),
+        ("LANTERN_BUSY_POLL_US", "0", "busyPollMicroseconds", "0"),
         ("LANTERN_LOG_LEVEL", "debug", "logLevel", "debug"),
     ] as [(String, String, String, String)])
     func environment(name: String, value: String, field: String, expected: String) throws {
@@ -172,6 +176,7 @@ struct CommandLineOptionsTests {
         ("--handshake-timeout", "abc"), ("--handshake-timeout", "-1"), ("--handshake-timeout", "1."), ("--handshake-timeout", ""),
         ("--handshake-timeout", "1.2.3"), ("--handshake-timeout", "."), ("--handshake-timeout", "1s"),
         ("--send-timeout", "0.x"),
+        ("--busy-poll-us", "-1"), ("--busy-poll-us", "10001"), ("--busy-poll-us", "1.5"),
         ("--log-level", "verbose"), ("--log-level", "INFO"), ("--log-level", ""),
     ] as [(String, String)])
     func badValues(flag: String, value: String) {

@@ -58,6 +58,9 @@ public enum CommandLineOptions {
         Option(flag: "--send-timeout", value: "SECS", help: "close a peer that stops reading for this long [10]") { c, v in
             setMilliseconds(v, &c.limits.sendTimeoutMs)
         },
+        Option(flag: "--busy-poll-us", value: "N", help: "check this long for a client's next message before sleeping, 0 = never [100]") { c, v in
+            setInt(v, min: 0, max: 10_000, &c.limits.busyPollMicroseconds)
+        },
  
         Option(flag: "--no-deflate", value: "", help: "never negotiate permessage-deflate") { c, _ in
             c.deflate.enabled = false; return true

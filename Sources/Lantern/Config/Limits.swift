@@ -22,6 +22,10 @@ public struct Limits: Sendable {
     public var closeTimeoutMs = 1_000
     /// A spare worker thread that has waited this long without a connection exits, ms.
     public var workerIdleMs = 2_000
+    /// Before sleeping in `recv` for a client's next request or message, keep checking for it
+    /// this long, yielding the core to every other runnable thread between checks, µs (0 = sleep
+    /// at once). A reply that comes within it is read without a sleep and a cross-core wake-up.
+    public var busyPollMicroseconds = 100
 
     public init() {}
 }

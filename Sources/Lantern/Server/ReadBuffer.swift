@@ -41,7 +41,7 @@ struct ReadBuffer {
     /// Reads once from `socket` into the free space, first compacting a full tail or, when the
     /// unread bytes fill the whole buffer, doubling it (up to the grow limit).
     /// Returns the bytes read; 0 when the peer closed, -1 when full at the limit.
-    mutating func fill(from socket: Socket) throws(Errno) -> Int {
+    mutating func fill(from socket: Socket, wait: Bool = true) throws(Errno) -> Int {
         if end == storage.count {
             if start > 0 {
                 let unreadCount = end - start
@@ -53,7 +53,7 @@ struct ReadBuffer {
             }
         }
         guard end < storage.count else { return -1 }
-        let n = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]))
+        let n = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: storage[end...]), wait: wait)
         end += n
         return n
     }

@@ -7,8 +7,9 @@ struct Socket: Sendable {
     let fd: Int32
 
     /// Reads into `buffer`; 0 means the peer closed its side. A receive timeout throws EAGAIN.
-    func read(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-        try Errno.retrying { recv(fd, buffer.baseAddress, buffer.count, 0) }
+    /// With `wait: false` an empty socket throws EAGAIN at once.
+    func read(into buffer: UnsafeMutableRawBufferPointer, wait: Bool = true) throws(Errno) -> Int {
+        try Errno.retrying { recv(fd, buffer.baseAddress, buffer.count, wait ? 0 : Int32(MSG_DONTWAIT)) }
     }
 
     /// Writes all of `first` then all of `second` (header + payload in one syscall when possible).
