@@ -16,8 +16,7 @@ final class Connection<Handler: MessageHandler> {
     private let peer: sockaddr_storage
     /// The socket's SO_RCVTIMEO, so it is set only when it must change.
     private var receiveTimeoutMs: Int
-    /// Polls in a row that ended with nothing to read (see `pollBriefly`).
-    private var missedPolls = 0
+    private var busyPoll: BusyPoll
     private let server: ServerContext
     private let handler: Handler
     private let limits: Limits
@@ -32,6 +31,7 @@ final class Connection<Handler: MessageHandler> {
         self.handler = handler
         self.limits = server.configuration.limits
         buffer = ReadBuffer(capacity: 1 << 10, growLimit: limits.maxHeaderBytes)
+        busyPoll = BusyPoll(budgetMicroseconds: limits.busyPollMicroseconds)
     }
 
     deinit { buffer.deallocate() }
@@ -332,43 +332,10 @@ final class Connection<Handler: MessageHandler> {
 
     /// Reads more into `buffer` (see `ReadBuffer.fill`). Between messages, polls first.
     private func readMore(afterAnswering: Bool) throws(Errno) -> Int {
-        if buffer.isEmpty, let polled = try pollBriefly(afterAnswering: afterAnswering) { return polled }
-        return try buffer.fill(from: socket)
-    }
-
-    /// Checks for the client's next bytes for up to `Limits.busyPollMicroseconds` before the
-    /// caller sleeps in `recv`; nil when none came. Sleeping costs a wake-up the client's core pays
-    /// for (an inter-processor interrupt, a VM exit under a hypervisor) and a switch back in here;
-    /// a client that answers at once is then served without either (1 x 32 B echoes: 15.6k ->
-    /// 43k msgs/s; churn +20 %). Each check first yields, so every other runnable thread goes
-    /// first: a busy core spends little on it, as the deadline passes while others run.
-    private func pollBriefly(afterAnswering: Bool) throws(Errno) -> Int? {
-        let budget = limits.busyPollMicroseconds
-        // A peer that keeps missing the window (a busy client far behind, a person typing) is
-        // not polled for but on every 16th wait, to notice when it speeds up. 64 connections
-        // on one core answer only after ~500 µs: polling for them cost 3 % of the echo rate.
-        let skipped = missedPolls >= 3 && missedPolls % 16 != 0
-        if skipped { missedPolls += 1 }
-        guard budget > 0 && !skipped else {
-            // Just answered: let the other runnable connection threads go first. By the time
-            // this one runs again its peer has often sent the next message, so the read finds
-            // it instead of sleeping. (64 x 32 B echoes: +14-44 % msgs/s, p99 halved.)
-            if afterAnswering { sched_yield() }
-            return nil
+        if buffer.isEmpty, let polled = try busyPoll.read(into: &buffer, from: socket, afterAnswering: afterAnswering) {
+            return polled
         }
-        let deadline = MonotonicClock.nowUs() + budget
-        repeat {
-            sched_yield()
-            do {
-                let read = try buffer.fill(from: socket, wait: false)
-                missedPolls = 0
-                return read
-            } catch {
-                guard error.isTimeout else { throw error }
-            }
-        } while MonotonicClock.nowUs() < deadline
-        missedPolls += 1
-        return nil
+        return try buffer.fill(from: socket)
     }
 
     /// Only when it changes: a setsockopt per message would cost a syscall per echo.
