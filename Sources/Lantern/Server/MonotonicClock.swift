@@ -2,18 +2,16 @@
 import Glibc
 #endif
 
-/// Milliseconds on a clock that never jumps (timeouts must not follow wall-clock changes).
+/// Time on a clock that never jumps (timeouts must not follow wall-clock changes).
 enum MonotonicClock {
-    static func nowMs() -> Int {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
-    }
+    static func nowMs() -> Int { now(unitsPerSecond: 1000) }
 
-    /// Microseconds on the same clock, for spans too short for `nowMs`.
-    static func nowUs() -> Int {
+    /// Microseconds, for spans too short for `nowMs`.
+    static func nowUs() -> Int { now(unitsPerSecond: 1_000_000) }
+
+    private static func now(unitsPerSecond: Int) -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
-        return ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
+        return ts.tv_sec * unitsPerSecond + ts.tv_nsec / (1_000_000_000 / unitsPerSecond)
     }
 }
