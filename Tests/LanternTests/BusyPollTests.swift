@@ -66,6 +66,36 @@ struct BusyPollTests {
         #expect(Array(pair.buffer.unread) == [7, 8])
     }
 
+    @Test("a peer that resets the connection is an error, not a timeout to sleep through")
+    func resetIsThrown() throws {
+        // A TCP pair on loopback: only TCP can reset. SO_LINGER 0 makes close() send RST.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &address) { a in
+            try a.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+                try #require(bind(listener, p, length) == 0 && listen(listener, 1) == 0)
+                try #require(getsockname(listener, p, &length) == 0)
+            }
+        }
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try withUnsafePointer(to: &address) { a in
+            try a.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in try #require(connect(client, p, length) == 0) }
+        }
+        let server = Socket(fd: accept(listener, nil, nil))
+        defer { server.close() }
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        #expect(setsockopt(client, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size)) == 0)
+        close(client)
+        var buffer = ReadBuffer(capacity: 64, growLimit: 64)
+        defer { buffer.deallocate() }
+        var poll = BusyPoll(budgetMicroseconds: 10_000)
+        #expect(throws: Errno.self) { _ = try poll.read(into: &buffer, from: server, afterAnswering: true) }
+    }
+
     @Test("a zero budget never reads; a closed peer reads as 0")
     func offAndClosed() throws {
         let pair = try Pair()
