@@ -940,6 +940,10 @@ enum Logs {
     /// Opens one more WebSocket and closes it cleanly: its lines must say open=1 then open=0,
     /// which proves the registry held nothing else (the ws-close lines before it number `after`).
     static func expectRegistryEmpty(_ server: ServerProcess, after previous: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        // A client sees its TCP close before the server's thread unregisters and logs it: wait for
+        // the earlier connections' ws-close lines, or the probe can still count one as open.
+        let settled = server.stderr.wait(timeout: 5) { text, _ in count("ws-close", in: text) >= previous }
+        #expect(settled, "ws-close lines \(count("ws-close", in: server.stderr.text)) of \(previous)", sourceLocation: sourceLocation)
         do {
             let probe = try RawClient.webSocket(port: server.port)
             try probe.sendClose(code: 1000)
