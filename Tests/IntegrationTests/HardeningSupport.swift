@@ -1,0 +1,280 @@
+import Foundation
+import Glibc
+import Testing
+
+// Probes and small concurrency helpers for the hardening tests (the log helpers are shared with
+// CloseTests): /proc counters, the TCP table, rlimits, the pids cgroup, log-line counting and the
+// registry probe, and threads for concurrent clients.
+
+/// Monotonic seconds, and polling of conditions that no read can wait for (/proc counters).
+enum Clock {
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Polls `condition` every 20 ms until it holds or `timeout` passes.
+    static func eventually(timeout: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = now() + timeout
+        while true {
+            if condition() { return true }
+            if now() >= deadline { return false }
+            usleep(20_000)
+        }
+    }
+}
+
+enum Fmt {
+    static func ms(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
+    static func s(_ seconds: Double) -> String { String(format: "%.2f s", seconds) }
+}
+
+/// The server's threads, descriptors and memory, from /proc.
+enum ProcStat {
+    static func threads(_ pid: Int32) -> Int { entries("/proc/\(pid)/task") }
+
+    /// The thread IDs of the process right now.
+    static func threadIDs(_ pid: Int32) -> Set<String> {
+        Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+    }
+
+    /// Threads and fds of an idle server once its start-up is over (the first worker starts after
+    /// the listening line is printed): at least 2 threads, and the same counts twice in a row.
+    static func baseline(_ pid: Int32) -> (threads: Int, fds: Int) {
+        _ = Clock.eventually(timeout: 5) { threads(pid) >= 2 }
+        var last = (threads(pid), fds(pid))
+        _ = Clock.eventually(timeout: 2) {
+            let now = (threads(pid), fds(pid))
+            defer { last = now }
+            return now == last
+        }
+        return last
+    }
+    static func fds(_ pid: Int32) -> Int { entries("/proc/\(pid)/fd") }
+
+    /// A `kB` (or count) field of /proc/PID/status, e.g. VmRSS.
+    static func status(_ pid: Int32, _ key: String) -> Int? {
+        for line in read("/proc/\(pid)/status").split(separator: "\n") where line.hasPrefix(key + ":") {
+            return Int(line.dropFirst(key.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+        }
+        return nil
+    }
+
+    /// User + system CPU time of the whole process, seconds.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        let text = read("/proc/\(pid)/stat")
+        guard let close = text.lastIndex(of: ")") else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // Fields after the command: state is 3rd overall; utime and stime are the 14th and 15th.
+        guard fields.count > 12, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    static func entries(_ path: String) -> Int {
+        guard let dir = opendir(path) else { return -1 }
+        defer { closedir(dir) }
+        var n = 0
+        while readdir(dir) != nil { n += 1 }
+        return n - 2  // "." and ".."
+    }
+
+    static func read(_ path: String) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return "" }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// /proc/net/tcp: bytes the server has not yet read on its accepted sockets.
+enum TCPTable {
+    static func serverReceiveQueued(port: UInt16) -> Int {
+        var total = 0
+        for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            for line in ProcStat.read(path).split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ")
+                guard f.count > 4, f[3] == "01", let local = f[1].split(separator: ":").last, UInt16(local, radix: 16) == port,
+                      let rx = f[4].split(separator: ":").last, let queued = Int(rx, radix: 16) else { continue }
+                total += queued
+            }
+        }
+        return total
+    }
+}
+
+/// Which of `fds` become readable (data, EOF or error) within `timeout`.
+enum Poller {
+    static func readable(_ fds: [Int32], timeout: Double) -> [Int32] {
+        var set = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        let deadline = Clock.now() + timeout
+        var seen: Set<Int32> = []
+        while seen.count < fds.count {
+            let remaining = deadline - Clock.now()
+            if remaining <= 0 { break }
+            let ready = poll(&set, nfds_t(set.count), Int32(remaining * 1000) + 1)
+            if ready < 0 && errno != EINTR { break }
+            for k in set.indices where set[k].revents != 0 {
+                seen.insert(set[k].fd)
+                set[k].events = 0
+                set[k].fd = -1
+            }
+        }
+        return fds.filter { seen.contains($0) }
+    }
+}
+
+/// Resource limits of a running process, through util-linux `prlimit --pid`.
+enum Rlimit {
+    static func set(pid: Int32, _ resource: String, _ value: String) throws {
+        let tool = Process()
+        tool.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        // Soft limit only: lowering the hard limit could not be undone without CAP_SYS_RESOURCE.
+        tool.arguments = ["--pid", "\(pid)", "--\(resource)=\(value):"]
+        try tool.run()
+        tool.waitUntilExit()
+        guard tool.terminationStatus == 0 else { throw HarnessError.system("prlimit --\(resource)", EINVAL) }
+    }
+}
+
+/// A pids cgroup (v1) holding one process, to make its thread creation fail on purpose.
+struct PidsCgroup {
+    static let root = "/sys/fs/cgroup/pids"
+    static var available: Bool { access(root + "/cgroup.procs", W_OK) == 0 }
+    let path: String
+
+    init(name: String) throws {
+        path = Self.root + "/" + name
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw HarnessError.system("mkdir \(path)", errno) }
+    }
+
+    /// Moves every thread of `pid` into the group and caps the group at `maxTasks` tasks.
+    func limit(pid: Int32, maxTasks: Int) throws {
+        try write("pids.max", "\(maxTasks)")
+        try write("cgroup.procs", "\(pid)")
+    }
+
+    /// Removes the group (it must be empty: call after the process has been reaped).
+    func remove() { _ = rmdir(path) }
+
+    private func write(_ file: String, _ value: String) throws {
+        let fd = open(path + "/" + file, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw HarnessError.system("open \(file)", errno) }
+        defer { close(fd) }
+        let bytes = Array(value.utf8)
+        guard Glibc.write(fd, bytes, bytes.count) == bytes.count else { throw HarnessError.system("write \(file)", errno) }
+    }
+}
+
+/// Log-line counting and the registry probe.
+enum Logs {
+    static func count(_ event: String, in text: String) -> Int {
+        PipeCollector.completeLines(text).filter { $0.contains(" \(event) ") }.count
+    }
+
+    /// Opens one more WebSocket and closes it cleanly: its lines must say open=1 then open=0,
+    /// which proves the registry held nothing else (the ws-close lines before it number `after`).
+    static func expectRegistryEmpty(_ server: ServerProcess, after previous: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        // A client sees its TCP close before the server's thread unregisters and logs it: wait for
+        // the earlier connections' ws-close lines, or the probe can still count one as open.
+        let settled = server.stderr.wait(timeout: 5) { text, _ in count("ws-close", in: text) >= previous }
+        #expect(settled, "ws-close lines \(count("ws-close", in: server.stderr.text)) of \(previous)", sourceLocation: sourceLocation)
+        do {
+            let probe = try RawClient.webSocket(port: server.port)
+            try probe.sendClose(code: 1000)
+            var frame = try probe.readFrame()
+            while frame.opcode != Op.close { frame = try probe.readFrame() }
+            _ = try? probe.readUntilEOF(timeout: 3)
+            probe.close()
+        } catch {
+            Issue.record("registry probe failed: \(error)", sourceLocation: sourceLocation)
+            return
+        }
+        var probeLines: [String] = []
+        let seen = server.stderr.wait(timeout: 5) { text, _ in
+            let lines = PipeCollector.completeLines(text).filter { $0.contains(" ws-close ") }
+            probeLines = Array(lines.dropFirst(previous))
+            return !probeLines.isEmpty
+        }
+        #expect(seen && probeLines.first?.hasSuffix(" open=0") == true, "probe ws-close line: \(probeLines.first ?? "none") (registry not empty)", sourceLocation: sourceLocation)
+        let opens = PipeCollector.completeLines(server.stderr.text).filter { $0.contains(" ws-open ") }
+        #expect(opens.last?.hasSuffix(" open=1") == true, "probe ws-open line: \(opens.last ?? "none")", sourceLocation: sourceLocation)
+    }
+}
+
+/// Threads for concurrent clients, with a bounded join.
+final class Workers: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var remaining: Int
+
+    init(count: Int, stackSize: Int = 1 << 20, _ body: @escaping @Sendable (Int) -> Void) {
+        remaining = count
+        for i in 0..<count {
+            let thread = Thread { [self] in
+                body(i)
+                condition.lock()
+                remaining -= 1
+                condition.broadcast()
+                condition.unlock()
+            }
+            thread.stackSize = stackSize
+            thread.start()
+        }
+    }
+
+    var isDone: Bool { condition.lock(); defer { condition.unlock() }; return remaining == 0 }
+
+    /// Waits up to `timeout` for every thread to finish; returns whether they did.
+    @discardableResult
+    func join(timeout: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock(); defer { condition.unlock() }
+        while remaining > 0 {
+            if !condition.wait(until: deadline) { return remaining == 0 }
+        }
+        return true
+    }
+}
+
+/// A value shared between threads.
+final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return stored }
+        set { lock.lock(); stored = newValue; lock.unlock() }
+    }
+}
+
+/// A shared counter handing out 0, 1, 2, ...
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func next() -> Int { lock.lock(); defer { lock.unlock() }; n += 1; return n - 1 }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+}
+
+/// Counts, samples and errors collected by client threads, asserted on the test's own thread.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    private var values: [String: [Double]] = [:]
+    private var failures: [String] = []
+
+    func add(_ key: String, _ n: Int = 1) { lock.lock(); counts[key, default: 0] += n; lock.unlock() }
+    func sample(_ key: String, _ v: Double) { lock.lock(); values[key, default: []].append(v); lock.unlock() }
+    func error(_ text: String) { lock.lock(); failures.append(text); lock.unlock() }
+    subscript(key: String) -> Int { lock.lock(); defer { lock.unlock() }; return counts[key] ?? 0 }
+    func samples(_ key: String) -> [Double] { lock.lock(); defer { lock.unlock() }; return values[key] ?? [] }
+    var snapshot: [String: Int] { lock.lock(); defer { lock.unlock() }; return counts }
+    var errors: [String] { lock.lock(); defer { lock.unlock() }; return failures }
+}
