@@ -14,6 +14,8 @@
 #    JSON-like text with permessage-deflate; churn with 8 slots. Every echo is verified byte for
 #    byte. Rate rows print the median of --runs runs (3) of --secs seconds (3) after --warmup (1).
 # 4. Prints a table; exits 1 if any run saw an error (a wrong echo, a refused or dropped connection).
+# 5. Prints what the system zlib alone costs per message of the deflate row at Lantern's and the
+#    peers' window / memLevel settings (lantern-bench zlib, on the load generator's CPU).
 #
 # --loadgen PATH runs the rate rows with wsbench's C loadgen instead (same flags and RESULT keys),
 # to cross-check lantern-bench. Columns: srv% / lg% = CPU of server / load generator over the
@@ -157,6 +159,8 @@ printf '%-24s %10s  (%s KB per connection, %s/1000 connected, errors %s)\n' "RSS
 echo
 printf '%-24s %10s %9s %9s %9s %5s %5s %6s  %s\n' "row" "msgs/s" "MB/s" "p50 us" "p99 us" "srv%" "lg%" "errors" "runs"
 printf '%s\n' "${ROWS[@]}"
+echo
+"${LG_PIN[@]}" "$BENCH" zlib -s 2048 -d 1 || ERRORS=$((ERRORS + 1))
 if [[ $ERRORS != 0 ]]; then
     echo "bench.sh: $ERRORS row(s) with errors; server log: $(tail -n 3 "$WORK/server.err" | tr '\n' ' ')" >&2
     exit 1

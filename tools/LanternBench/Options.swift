@@ -2,7 +2,7 @@ import Glibc
 
 /// What a run does: see `BenchOptions.usage`.
 enum BenchMode: String, Sendable {
-    case echo, hold, churn, dump
+    case echo, hold, churn, dump, zlib
 }
 
 /// Command-line options of `lantern-bench` (flag names follow wsbench's loadgen where they overlap).
@@ -28,13 +28,16 @@ struct BenchOptions: Sendable {
     var verbose = false
 
     static let usage = """
-        usage: lantern-bench MODE -p PORT [options]        MODE = echo | hold | churn | dump
+        usage: lantern-bench MODE -p PORT [options]        MODE = echo | hold | churn | dump | zlib
           echo   C connections; each sends one masked message, waits for the whole echo, checks
                  every byte and the opcode, repeats. Reports msgs/s, MB/s, p50/p99/max latency.
           hold   opens C WebSockets and keeps them idle for D seconds; with --pid reports the
                  server's RSS before and after, and per connection.
           churn  C slots, each looping connect + handshake + one echo + close; reports conns/s.
           dump   prints the first --pool payloads of --size bytes, one per line (no server needed).
+          zlib   compresses the payloads in a loop at several zlib windows / memLevels for D seconds
+                 each and prints µs and bytes per message, after checking that they inflate back
+                 (no server needed; e.g. zlib -s 2048 -d 2).
         options:
           -p, --port N        server port (required)         --host A     IPv4 address (127.0.0.1)
               --path P        request path (/ws)
@@ -94,7 +97,7 @@ struct BenchOptions: Sendable {
             default: fail("unknown option \(flag)")
             }
         }
-        guard options.mode == .dump || (1...65535).contains(options.port) else { fail("--port is required") }
+        guard options.mode == .dump || options.mode == .zlib || (1...65535).contains(options.port) else { fail("--port is required") }
         guard options.connections >= 1, options.size >= 0, options.size <= 64 << 20,
               options.threads >= 1, options.pool >= 1, options.duration > 0, options.warmup >= 0,
               (1...9).contains(options.deflateLevel)

@@ -68,7 +68,7 @@ struct Report {
                 + "failed=\(stats.connectFailures + stats.protocolErrors) peer_closed=\(stats.peerClosed) "
                 + "connect_s=\(format(connectSeconds, 3)) hold_s=\(format(seconds, 1)) pmd=\(stats.deflateConnections > 0 ? 1 : 0) "
                 + "errors=\(stats.errors) rss_idle_kb=\(rssBeforeKB) rss_hold_kb=\(rssAfterKB) kb_per_conn=\(format(perConnection, 1))")
-        case .dump:
+        case .dump, .zlib:
             break
         case .churn:
             let rate = Double(stats.cycles) / seconds

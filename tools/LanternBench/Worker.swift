@@ -368,7 +368,7 @@ final class Worker {
             close.withUnsafeBytes { c.queueFrame(.connectionClose, compressed: false, payload: $0, maskKey: UInt32(truncatingIfNeeded: random.next())) }
             c.state = .closing
             if !flush(c) { fail(c, .peerClosed) }
-        case .hold, .dump:
+        case .hold, .dump, .zlib:
             break
         }
     }

@@ -12,6 +12,7 @@ if options.mode == .dump {
     for i in 0..<pool.count { writeLine(String(decoding: pool.payload(i), as: UTF8.self)) }
     exit(0)
 }
+if options.mode == .zlib { exit(ZlibCost.run(options)) }
 
 var limit = rlimit()
 if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
