@@ -100,6 +100,13 @@ struct PerMessageDeflateTests {
         #expect(try pmd.inflate([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
     }
 
+    /// The output cap is computed without overflow even when no cap is wanted (a limit of Int.max
+    /// used to trap on the first compressed message).
+    @Test func unlimitedOutputDoesNotOverflow() throws {
+        let (pmd, _) = try pair("permessage-deflate")
+        #expect(try pmd.inflate([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], isText: true, limit: .max) == Array("Hello".utf8))
+    }
+
     /// RFC 7692 §7.2.3.2: with context takeover the second "Hello" is f2 00 11 00 00.
     @Test func rfcContextTakeoverPair() throws {
         let (pmd, _) = try pair("permessage-deflate")

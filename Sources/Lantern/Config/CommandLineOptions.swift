@@ -37,8 +37,9 @@ public enum CommandLineOptions {
         Option(flag: "--greeting", value: "TEXT", help: "text sent on open, \"\" for none [Welcome to simple echo server]") { c, v in
             c.greeting = Array(v.utf8); return true
         },
-        Option(flag: "--max-message-bytes", value: "N", help: "largest message accepted, else close 1009 [1048576]") { c, v in
-            setInt(v, min: 1, &c.limits.maxMessageBytes)
+        // At most 1 GiB: zlib counts its buffers in 32-bit lengths, and a whole message is held.
+        Option(flag: "--max-message-bytes", value: "N", help: "largest message accepted (up to 1 GiB), else close 1009 [1048576]") { c, v in
+            setInt(v, min: 1, max: 1 << 30, &c.limits.maxMessageBytes)
         },
         Option(flag: "--max-header-bytes", value: "N", help: "largest HTTP request head, else 431 [8192]") { c, v in
             setInt(v, min: 256, &c.limits.maxHeaderBytes)

@@ -44,7 +44,8 @@ final class Decompressor {
             // Grow geometrically from a guess of 4x the input (text often inflates 3-5x), in steps
             // bounded by what the limit still allows (+1 byte to detect overflow). Each step is
             // zero-filled, so a 2 KB message must not pay for a 16 KB one.
-            let room = min(max(4 * input.count, 1024, start), limit - start + 1)
+            // (guess - 1 and limit - start cannot overflow; limit + 1 could, at Int.max.)
+            let room = min(max(4 * input.count, 1024, start) - 1, limit - start) + 1
             output.append(contentsOf: repeatElement(0, count: room))
             let (status, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
                 stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + start
