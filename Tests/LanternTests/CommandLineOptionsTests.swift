@@ -240,6 +240,25 @@ struct CommandLineOptionsTests {
         }
     }
 
+    /// The "[default]" each flag's help shows is typed by hand; it once said 12 for a default of
+    /// 14. Applying that text to a default configuration must leave every field as it was.
+    @Test("every [default] in the usage text is the actual default")
+    func usageDefaultsAreTheDefaults() {
+        func described(_ c: Configuration) -> String { var text = ""; dump(c, to: &text); return text }
+        let pristine = described(Configuration())
+        var checked = 0
+        // --allow-origin's "[same host only]" names a behaviour, not a value.
+        for option in CommandLineOptions.options where !option.value.isEmpty && option.flag != "--allow-origin" {
+            guard option.help.hasSuffix("]"), let open = option.help.lastIndex(of: "[") else { continue }
+            let value = String(option.help[option.help.index(after: open)..<option.help.index(before: option.help.endIndex)])
+            var c = Configuration()
+            #expect(option.apply(&c, value), "\(option.flag) rejects its own default \(value)")
+            #expect(described(c) == pristine, "\(option.flag) shows [\(value)], which is not the default")
+            checked += 1
+        }
+        #expect(checked >= 20, "only \(checked) flags show a default")
+    }
+
     @Test("the usage text lists every flag and its environment variable")
     func usage() {
         let text = CommandLineOptions.usage

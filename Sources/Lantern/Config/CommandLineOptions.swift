@@ -84,7 +84,7 @@ public enum CommandLineOptions {
         Option(flag: "--deflate-level", value: "N", help: "zlib compression level, 1-9 [1]") { c, v in
             setInt(v, min: 1, max: 9, &c.deflate.level)
         },
-        Option(flag: "--deflate-client-window-bits", value: "N|off", help: "ask clients that allow it for this window, 9-15 [12]") { c, v in
+        Option(flag: "--deflate-client-window-bits", value: "N|off", help: "ask clients that allow it for this window, 9-15 [14]") { c, v in
             if v == "off" { c.deflate.requestReceiveMaxWindowBits = nil; return true }
             var bits = 0
             guard setInt(v, min: 9, max: 15, &bits) else { return false }
