@@ -42,6 +42,47 @@ struct ShutdownTests {
         #expect(close?.closeCode == 1001, "close frame: \(close.map { "\($0)" } ?? "none")")
     }
 
+    /// RFC 6455 §5.5.1: a message the client sent before it saw our close frame gets no answer,
+    /// and its close reply still completes the handshake. It used to count as a failed write: the
+    /// sender was reset and logged 1006 and, in broadcast mode, every other client that still had
+    /// the message to receive was reset and logged 1008 "slow consumer".
+    @Test(arguments: ["echo", "broadcast"])
+    func aMessageInFlightAfterOurCloseIsDroppedNotReset(mode: String) throws {
+        let server = try ServerProcess.start(["--greeting", "", "--mode", mode])
+        defer { server.kill() }
+        let clients = try (0..<(mode == "broadcast" ? 2 : 1)).map { _ in try server.webSocket() }
+        // Every client receives this (broadcast or echo), so every one is registered.
+        try clients[0].sendFrame(opcode: Op.text, payload: Array("ready".utf8))
+        for client in clients { #expect(try client.readMessage().payload == Array("ready".utf8)) }
+        server.send(signal: SIGTERM)
+        for client in clients { #expect(try client.readCloseFrame(timeout: 2).closeCode == 1001) }
+        // The sender's message, then its close reply; once the server logged that connection's
+        // close it has handled the message (and queued it for the others in broadcast mode).
+        try clients[0].sendFrame(opcode: Op.text, payload: Array("in flight".utf8))
+        try clients[0].sendClose(code: 1001)
+        #expect(server.stderr.wait(timeout: 2) { text, _ in Logs.count("ws-close", in: text) >= 1 })
+        for client in clients.dropFirst() { try client.sendClose(code: 1001) }
+        for (i, client) in clients.enumerated() {
+            var ending = "nothing within 2 s"
+            do {
+                let rest = try client.read(count: 1, timeout: 2)
+                ending = "\(rest.count) more bytes"
+            } catch ClientError.closed {
+                ending = "EOF"
+            } catch ClientError.reset {
+                ending = "reset"
+            } catch {
+                ending = "\(error)"
+            }
+            #expect(ending == "EOF", "client \(i)")
+        }
+        #expect(server.waitForExit(timeout: 2))
+        let lines = PipeCollector.completeLines(server.stderr.text)
+        let closes = lines.filter { $0.contains(" ws-close ") }
+        #expect(closes.count == clients.count && closes.allSatisfy { $0.contains(" code=1001 ") }, "\(closes)")
+        #expect(!lines.contains { $0.contains("ws-slow") })
+    }
+
     @Test func sigtermWhenIdleExits0() throws {
         let server = try ServerProcess.start()
         defer { server.kill() }

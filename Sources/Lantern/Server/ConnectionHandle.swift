@@ -14,6 +14,18 @@ enum SocketEnding {
     case abort
 }
 
+/// What became of an outgoing data message.
+enum SendOutcome {
+    /// Written, or queued for the writer thread.
+    case sent
+    /// Dropped because the connection is closing: a close frame went out (after which RFC 6455
+    /// §5.5.1 allows no data frames) or its queue was retired. Nothing has failed: the peer's
+    /// messages in flight are answered by silence, and its close reply still ends the handshake.
+    case closing
+    /// The write failed or stalled, or the queue is full: the peer is gone or not reading.
+    case failed
+}
+
 /// The shared face of one WebSocket connection: its socket's single writer.
 /// The connection's own thread, its writer thread (fan-out mode) and the shutdown path send
 /// through it, one at a time under `writeLock`, and nothing is sent after a close frame.
@@ -53,25 +65,25 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Returns false when the connection is closing or the write failed.
     func sendMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
         if outbox != nil {
-            let queued = enqueue(SharedMessage(opcode: opcode, bytes: Array(payload)))
-            if !queued { failSlowConsumer() }
-            return queued
+            let outcome = enqueue(SharedMessage(opcode: opcode, bytes: Array(payload)))
+            if outcome == .failed { failSlowConsumer() }
+            return outcome == .sent
         }
-        let written = writeMessage(opcode, payload)
-        if !written { failWrite() }
-        return written
+        let outcome = writeMessage(opcode, payload)
+        if outcome == .failed { failWrite() }
+        return outcome == .sent
     }
 
-    /// Queues a message for the writer thread; false when the queue is full or closed.
-    func enqueue(_ message: SharedMessage) -> Bool {
+    /// Queues a message for the writer thread (writes it at once without one).
+    func enqueue(_ message: SharedMessage) -> SendOutcome {
         guard let outbox else { return message.bytes.withUnsafeBytes { writeMessage(message.opcode, $0) } }
         return outbox.push(message)
     }
 
     /// Compresses (when negotiated and worthwhile) and writes one message now.
-    func writeMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> Bool {
-        let written = writeLock.locked { () -> Bool in
-            if closeSent { return false }
+    func writeMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendOutcome {
+        let outcome = writeLock.locked { () -> SendOutcome in
+            if closeSent { return .closing }
             let result: Result<Void, Errno>
             if let deflate, deflate.deflate(payload) {
                 // RFC 7692 §6: RSV1 on the (only) frame marks the message as compressed.
@@ -87,15 +99,15 @@ final class ConnectionHandle: @unchecked Sendable {
             if case .failure = result {
                 // Part of a frame may be on the wire: nothing may follow it.
                 closeSent = true
-                return false
+                return .failed
             }
-            return true
+            return .sent
         }
-        if written {
+        if outcome == .sent {
             metrics.messagesOut.add(1)
             metrics.bytesOut.add(payload.count)
         }
-        return written
+        return outcome
     }
 
     /// Sends one control frame (ping, pong, close). Returns false when a close frame already
@@ -220,8 +232,9 @@ func writerThreadMain(_ argument: UnsafeMutableRawPointer?) -> UnsafeMutableRawP
     let handle = Unmanaged<ConnectionHandle>.fromOpaque(argument!).takeRetainedValue()
     guard let outbox = handle.outbox else { return nil }
     while let message = outbox.pop() {
-        let ok = message.bytes.withUnsafeBytes { handle.writeMessage(message.opcode, $0) }
-        if !ok {
+        // After our close frame the rest of the queue is dropped, message by message, until the
+        // connection retires the queue.
+        if message.bytes.withUnsafeBytes({ handle.writeMessage(message.opcode, $0) }) == .failed {
             // A failed or timed-out write: the peer is gone or not reading.
             handle.failSlowConsumer()
             break

@@ -103,7 +103,7 @@ final class Hub: @unchecked Sendable {
     func broadcast(_ opcode: Opcode, _ bytes: UnsafeRawBufferPointer) {
         let message = SharedMessage(opcode: opcode, bytes: Array(bytes))
         order.locked {
-            for handle in registry.snapshot() where !handle.enqueue(message) {
+            for handle in registry.snapshot() where handle.enqueue(message) == .failed {
                 log(.warn, "ws-slow id=\(handle.id): outgoing queue full, closing 1008")
                 handle.failSlowConsumer()
             }

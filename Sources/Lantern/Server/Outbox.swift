@@ -38,16 +38,18 @@ final class Outbox: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    /// Queues a message; false when it would pass the limit or the queue is closed.
-    func push(_ message: SharedMessage) -> Bool {
+    /// Queues a message: `.failed` when it would pass the limit (a slow consumer), `.closing`
+    /// when the connection retired the queue.
+    func push(_ message: SharedMessage) -> SendOutcome {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
+        if closed { return .closing }
         // One message always fits an empty queue, however large, so big messages still flow.
-        if closed || (queuedBytes > 0 && queuedBytes + message.bytes.count > limitBytes) { return false }
+        if queuedBytes > 0 && queuedBytes + message.bytes.count > limitBytes { return .failed }
         items.append(message)
         queuedBytes += message.bytes.count
         pthread_cond_signal(condition)
-        return true
+        return .sent
     }
 
     /// Waits for the next message; nil once the queue is closed (pending messages are dropped).
