@@ -114,6 +114,16 @@ struct PerMessageDeflateTests {
         #expect(try pmd.inflate([0xF2, 0x00, 0x11, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
     }
 
+    /// An empty compressed message (no deflate data at all) is an empty message and leaves the
+    /// stream alone: the next message, which refers back to the first, still inflates. (Its
+    /// 00 00 FF FF tail used to open a stored block that swallowed the next message: 1007.)
+    @Test func emptyCompressedMessageLeavesTheStreamAlone() throws {
+        let (pmd, _) = try pair("permessage-deflate")
+        #expect(try pmd.inflate([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
+        #expect(try pmd.inflate([], isText: true, limit: 100) == [])
+        #expect(try pmd.inflate([0xF2, 0x00, 0x11, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
+    }
+
     /// RFC 7692 §7.2.3.3: "Hello" in an uncompressed (stored) block.
     @Test func rfcStoredBlock() throws {
         let (pmd, _) = try pair("permessage-deflate")

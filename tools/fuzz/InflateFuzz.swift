@@ -140,7 +140,8 @@ private func roundTrip(_ body: [UInt8], config: UInt8, count: Int, tiny: Bool, b
 private enum Expected { case success([UInt8]), overLimit, invalid }
 
 /// A plain zlib raw inflater with the semantics PerMessageDeflate promises: the message plus
-/// 00 00 FF FF, a final block starting a fresh stream, output capped at `limit`.
+/// 00 00 FF FF, a final block starting a fresh stream, output capped at `limit`, and an empty
+/// message read as empty without touching the stream.
 private final class ReferenceInflater {
     private var stream = z_stream()
     private let windowBits: Int
@@ -166,6 +167,7 @@ private final class ReferenceInflater {
     }
 
     func inflate(_ message: [UInt8], limit: Int) -> Expected {
+        if message.isEmpty { return .success([]) }
         var input = message + [0x00, 0x00, 0xFF, 0xFF]
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: chunkBytes)

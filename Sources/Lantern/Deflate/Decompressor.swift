@@ -26,6 +26,11 @@ final class Decompressor {
         inspect: (UnsafeRawBufferPointer) -> Bool
     ) throws(ProtocolError) {
         output.removeAll(keepingCapacity: true)
+        // An empty compressed message holds no deflate data (a conforming sender writes the one
+        // byte 00, RFC 7692 §7.2.3.6). Its 00 00 FF FF tail alone would open a stored block
+        // whose length zlib then takes from the *next* message, failing that valid one; so it
+        // is read as the only thing it can mean, an empty message, and the stream is left as is.
+        guard input.count > 0 else { return }
         try feed(input, limit: limit, into: &output, inspect: inspect)
         try Decompressor.tail.withUnsafeBytes { t in
             Result { () throws(ProtocolError) in try feed(t, limit: limit, into: &output, inspect: inspect) }
