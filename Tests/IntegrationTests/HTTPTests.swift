@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Testing
 
 /// The static responder (spec item 7).
@@ -130,6 +131,28 @@ struct HTTPTests {
         let response = try get(client, "/client", headers: ["Connection: close"])
         #expect(response.status == 200)
         Expect.serverClosesTCP(client)
+    }
+
+    /// After a refusal the server reads what the client still sends before it closes (so the
+    /// response is not lost to a reset), for 1 s in all: a client sending a byte every 200 ms
+    /// used to restart a per-read timeout and hold the thread and its connection slot forever.
+    @Test func drainAfterARefusalIsBoundedInTotal() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.send("GARBAGE\r\n\r\n")
+        #expect(try client.readHTTPResponse().status == 400)
+        let refused = Date()
+        var closed = false
+        while !closed && Date().timeIntervalSince(refused) < 5 {
+            // A byte, then up to 200 ms for the reset that answers a byte sent to a closed socket.
+            // (The server's FIN came right after the response; POLLHUP/POLLERR mean it closed.)
+            guard (try? client.send([0x20])) != nil else { closed = true; break }
+            var event = pollfd(fd: client.fd, events: 0, revents: 0)
+            closed = poll(&event, 1, 200) > 0
+        }
+        let held = Date().timeIntervalSince(refused)
+        #expect(closed && held < 2.5, "closed: \(closed) after \(held) s")
     }
 
     @Test func http10ClosesAfterResponse() throws {

@@ -111,11 +111,16 @@ struct Socket: Sendable {
     }
 
     /// The second half of `closeAfterDraining`, for a socket whose write side is already shut.
+    /// The timeout bounds the whole drain, not each read: a peer trickling a byte at a time
+    /// must not hold the thread and its connection slot for longer.
     func drainAndClose(timeoutMilliseconds: Int, maxBytes: Int = 1 << 20) {
-        setReceiveTimeout(milliseconds: timeoutMilliseconds)
+        let deadline = MonotonicClock.nowMs() + timeoutMilliseconds
         var drained = 0
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
             while drained < maxBytes {
+                let left = deadline - MonotonicClock.nowMs()
+                guard left > 0 else { break }
+                setReceiveTimeout(milliseconds: left)
                 guard let n = try? read(into: scratch), n > 0 else { break }
                 drained += n
             }
