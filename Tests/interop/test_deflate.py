@@ -106,6 +106,28 @@ def test_no_deflate_flag_declines():
         s.stop()
 
 
+def test_spent_budget_declines_deflate_for_new_connections():
+    """--deflate-budget covers inflaters: a client that agreed to deflate may send a compressed
+    message at any time, so deflate is agreed only while the budget has room for its inflater
+    (14-bit window here: ~24 KB). One inflater fits in 40,000 bytes, two do not."""
+    async def run(url):
+        factory = ClientPerMessageDeflateFactory
+        async with websockets.connect(url, extensions=[factory()], open_timeout=10) as first:
+            assert first.response.headers.get("Sec-WebSocket-Extensions") is not None
+            await first.send("a compressed message makes the server create its inflater " * 20)
+            await asyncio.wait_for(first.recv(), 10)
+            async with websockets.connect(url, extensions=[factory()], open_timeout=10) as second:
+                assert second.response.headers.get("Sec-WebSocket-Extensions") is None
+                await second.send("still served, uncompressed")
+                assert await asyncio.wait_for(second.recv(), 10) == "still served, uncompressed"
+
+    s = Server("--deflate-budget", "40000")
+    try:
+        asyncio.run(run(s.url))
+    finally:
+        s.stop()
+
+
 # ---------------------------------------------------------------- raw frames
 
 def handshake(port, extensions="permessage-deflate"):

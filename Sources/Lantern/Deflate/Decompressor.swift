@@ -9,6 +9,9 @@ final class Decompressor {
     private let budget: DeflateBudget
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
+    /// zlib's own figure for an inflater: its window plus ~7 KB of state (rounded up).
+    static func estimatedBytes(windowBits: Int) -> Int { (1 << windowBits) + 8 << 10 }
+
     init?(windowBits: Int, budget: DeflateBudget) {
         self.budget = budget
         budget.attach(to: &stream)

@@ -161,7 +161,12 @@ final class Connection<Handler: MessageHandler> {
             return nil
         }
         let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))
+        // The client may send compressed messages at any time once deflate is agreed, so its
+        // inflater cannot be refused later the way our compressor can: deflate is agreed only
+        // while the budget still has room for one.
+        let budget = server.deflateBudget
         let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate)
+            .flatMap { budget.canAfford(Decompressor.estimatedBytes(windowBits: $0.receiveWindowBits)) ? $0 : nil }
         var response = HTTPResponse(status: 101)
         response.header("Upgrade", "websocket")
         response.header("Connection", "Upgrade")
