@@ -130,6 +130,7 @@ struct HTTPTests {
         let client = try server.connect()
         let response = try get(client, "/client", headers: ["Connection: close"])
         #expect(response.status == 200)
+        #expect(response.header("Connection") == "close")  // RFC 9112 §9.6 SHOULD
         Expect.serverClosesTCP(client)
     }
 
@@ -162,6 +163,46 @@ struct HTTPTests {
         try client.sendRequest("GET /client HTTP/1.0", headers: [])
         let response = try client.readHTTPResponse()
         #expect(response.status == 200)
+        #expect(response.header("Connection") == "close")
         Expect.serverClosesTCP(client)
+    }
+
+    /// An HTTP/1.0 client that asks to keep the connection is told it is kept (1.0 closes by
+    /// default, so without the field it would wait for a close until the keep-alive timeout).
+    @Test func http10KeepAliveIsAnnouncedAndKept() throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        for _ in 0..<2 {
+            try client.sendRequest("GET /healthz HTTP/1.0", headers: ["Connection: keep-alive"])
+            let response = try client.readHTTPResponse()
+            #expect(response.status == 200 && response.header("Connection") == "keep-alive")
+        }
+    }
+
+    /// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, or any request with two.
+    @Test(arguments: [["GET /healthz HTTP/1.1"], ["GET /healthz HTTP/1.1", "Host: a", "Host: b"], ["GET /ws HTTP/1.1"]])
+    func hostMissingOrRepeatedIs400(lines: [String]) throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.sendRequest(lines[0], headers: Array(lines.dropFirst()))
+        #expect(try client.readHTTPResponse().status == 400)
+    }
+
+    /// RFC 9112 §2.2 and §3.2.2: empty lines before a request are ignored, an absolute-form
+    /// target is served, and a head with bare line feeds is refused at once (it used to wait
+    /// for a CRLFCRLF until the handshake timeout and close without an answer).
+    @Test(arguments: [
+        ("\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        ("GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        ("GET /healthz HTTP/1.1\nHost: a\n\n", 400),
+    ] as [(String, Int)])
+    func requestFraming(request: String, status: Int) throws {
+        let server = try ServerProcess.start(["--handshake-timeout", "30"])
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.send(request)
+        #expect(try client.readHTTPResponse(timeout: 5).status == status)
     }
 }

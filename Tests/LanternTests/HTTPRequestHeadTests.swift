@@ -114,7 +114,11 @@ struct HTTPRequestHeadTests {
         request(["GET /chat HTTP/1.1 extra"]),
         request([" GET /chat HTTP/1.1"]),
         request(["GET chat HTTP/1.1"]),
-        request(["GET http://example.com/ HTTP/1.1"]),
+        request(["GET http:/example.com/ HTTP/1.1"]),
+        request(["GET ftp://example.com/ HTTP/1.1"]),
+        request(["GET http:///a HTTP/1.1"]),
+        request(["GET http://user@example.com/ HTTP/1.1"]),
+        request(["GET * HTTP/1.1"]),
         request(["G@T / HTTP/1.1"]),
         request(["GET /a\u{7F} HTTP/1.1"]),
         request(["GET / HTTP/2.0"]),
@@ -122,7 +126,6 @@ struct HTTPRequestHeadTests {
         request(["GET / HTTP/1.10"]),
         request(["GET / http/1.1"]),
         request(["GET / HTTP/1"]),
-        request([""]),
         request(["GET / HTTP/1.1", "Host server"]),
         request(["GET / HTTP/1.1", "Host : server"]),
         request(["GET / HTTP/1.1", "Host\t: server"]),
@@ -134,9 +137,50 @@ struct HTTPRequestHeadTests {
         request(["GET / HTTP/1.1", "Bad Name: b"]),
         "GET / HTTP/1.1\nHost: a\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n",
+        "GET / HTTP/1.1\n\n",
+        "GET / HTTP/1.1\nHost: a\n",
     ])
     func malformed(head: String) {
         #expect(handshakeStatus { _ = try parseHead(head) } == 400, "\(head.debugDescription)")
+    }
+
+    /// RFC 9112 §2.2: empty lines before the request line are ignored; until a request line
+    /// comes the head is simply incomplete.
+    @Test func leadingEmptyLinesAreIgnored() throws {
+        let text = "\r\n\r\n" + request(["GET /x HTTP/1.1", "Host: a"])
+        let (head, length) = try #require(try parseHead(text))
+        #expect(length == text.utf8.count)
+        #expect(head.target == Array("/x".utf8))
+        #expect(try parseHead("\r\n\r\n") == nil)
+        #expect(handshakeStatus { _ = try parseHead("\r\n" + String(repeating: "\r\n", count: 20), maxBytes: 32) } == 431)
+    }
+
+    /// RFC 9112 §3.2.2: a server MUST accept the absolute form; its authority replaces Host.
+    @Test("absolute-form targets", arguments: [
+        ("http://Example.com:8080/a?b=1", "/a?b=1", "Example.com:8080"),
+        ("HTTPS://h", "/", "h"),
+        ("http://h?q", "/?q", "h"),
+        ("http://[::1]:80/ws", "/ws", "[::1]:80"),
+    ] as [(String, String, String)])
+    func absoluteForm(target: String, origin: String, host: String) throws {
+        let (head, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1", "Host: ignored", "host: twice"])))
+        #expect(text(head.target) == origin)
+        #expect(head.values("host").map(text) == [host])
+        #expect(throws: Never.self) { try head.checkHost() }
+    }
+
+    /// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host and for any request with two.
+    @Test("Host is required once in HTTP/1.1, at most once in 1.0", arguments: [
+        (["GET / HTTP/1.1", "Host: a"], true),
+        (["GET / HTTP/1.1"], false),
+        (["GET / HTTP/1.1", "Host: a", "Host: a"], false),
+        (["GET / HTTP/1.0"], true),
+        (["GET / HTTP/1.0", "Host: a"], true),
+        (["GET / HTTP/1.0", "Host: a", "HOST: b"], false),
+    ] as [([String], Bool)])
+    func hostRule(lines: [String], valid: Bool) throws {
+        let (head, _) = try #require(try parseHead(request(lines)))
+        #expect(handshakeStatus { try head.checkHost() } == (valid ? nil : 400))
     }
 
     @Test("keep-alive", arguments: [

@@ -2,7 +2,6 @@
 /// prefixes, then Handshake.validate on every parsed head. The input is the raw request bytes.
 
 private let maxBytes = 8192
-private let crlfcrlf: [UInt8] = [0x0D, 0x0A, 0x0D, 0x0A]
 
 private enum Parsed: Equatable {
     case needMore
@@ -21,14 +20,23 @@ private func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) -> (Parsed, H
     }
 }
 
-/// Index just past the first CRLFCRLF within the first `limit` bytes.
-private func firstHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
-    let n = min(bytes.count, limit)
-    guard n >= 4 else { return nil }
-    for i in 0...(n - 4) where bytes[i] == 0x0D && bytes[i + 1] == 0x0A && bytes[i + 2] == 0x0D && bytes[i + 3] == 0x0A {
-        return i + 4
+/// The framing the parser must follow (RFC 9112 §2.2), written out plainly: CRLFs before the
+/// request line are skipped; then, within the first `limit` bytes, a LF without its CR is refused
+/// and otherwise the head ends just past the first CRLFCRLF.
+private enum Framing: Equatable { case incomplete, bareLineFeed(at: Int), end(Int) }
+
+private func framing(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Framing {
+    var skip = 0
+    while skip + 1 < bytes.count && bytes[skip] == 0x0D && bytes[skip + 1] == 0x0A { skip += 2 }
+    var i = skip
+    while i < min(bytes.count, limit) {
+        if bytes[i] == 0x0A {
+            if i == skip || bytes[i - 1] != 0x0D { return .bareLineFeed(at: i) }
+            if i - skip >= 3 && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D { return .end(i + 1) }
+        }
+        i += 1
     }
-    return nil
+    return .incomplete
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -40,18 +48,18 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
     let input = UnsafeRawBufferPointer(copy)
 
     let (whole, head) = parse(input, maxBytes: maxBytes)
-    let end = firstHeadEnd(input, limit: maxBytes)
+    let frame = framing(input, limit: maxBytes)
     switch whole {
     case .needMore:
-        check(end == nil && size < maxBytes, "nil although the head is complete or too large")
-    case .error(let status, _):
-        if status == 431 {
-            check(end == nil && size >= maxBytes, "431 although the head ended in time")
-        } else {
-            check(status == 400 && end != nil, "unexpected status \(status)")
+        check(frame == .incomplete && size < maxBytes, "nil although the head is complete, refused or too large")
+    case .error(let status, let message):
+        switch frame {
+        case .incomplete: check(status == 431 && size >= maxBytes, "\(status) although the head is only incomplete")
+        case .bareLineFeed: check(status == 400 && message == Array("bare LF in request head".utf8), "bare LF gave \(status)")
+        case .end: check(status == 400, "unexpected status \(status)")
         }
     case .head(let method, let target, let minor, let headers, let at):
-        check(at == end, "head length is not just past the first CRLFCRLF")
+        check(frame == .end(at), "head length is not just past the first CRLFCRLF after the empty lines")
         check(!method.isEmpty && !target.isEmpty && target[0] == UInt8(ascii: "/"), "bad request line accepted")
         check(minor == 0 || minor == 1, "bad minor version")
         for line in headers {
@@ -63,15 +71,22 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         }
     }
 
-    // Growing prefixes: nil (or 431) until the head is complete, then exactly the whole-input result.
-    let prefixes: [Int] = size <= 300 ? Array(0...size) : [0, 1, 2, 3, 4, size / 2, size - 1, size] + (end.map { [$0 - 1, $0] } ?? [])
+    // Growing prefixes: nil (or 431) until the head is complete or refused, then exactly the
+    // whole-input result.
+    var decided: Int?  // the shortest prefix that decides the result
+    switch frame {
+    case .end(let end): decided = end
+    case .bareLineFeed(let at): decided = at + 1
+    case .incomplete: decided = nil
+    }
+    let prefixes: [Int] = size <= 300 ? Array(0...size) : [0, 1, 2, 3, 4, size / 2, size - 1, size] + (decided.map { [$0 - 1, $0] } ?? [])
     for k in prefixes where k >= 0 && k <= size {
         let prefix = UnsafeMutableRawBufferPointer.allocate(byteCount: k, alignment: 1)
         defer { prefix.deallocate() }
         prefix.copyMemory(from: UnsafeRawBufferPointer(rebasing: input[..<k]))
         let (partial, _) = parse(UnsafeRawBufferPointer(prefix), maxBytes: maxBytes)
-        if let end, k >= end {
-            check(partial == whole, "result changed once the head was complete")
+        if let decided, k >= decided {
+            check(partial == whole, "result changed once the head was complete or refused")
         } else if k >= maxBytes {
             check(partial == whole, "431 not stable")
         } else {
@@ -79,20 +94,29 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         }
     }
 
-    // A smaller limit agrees with the large one wherever both see the whole head.
+    // A smaller limit agrees with the large one wherever both see the deciding bytes.
     let small = Int(size % 97) + 4
     let (limited, _) = parse(input, maxBytes: small)
-    if let end, end <= small {
+    switch framing(input, limit: small) {
+    case .end, .bareLineFeed:
         check(limited == whole, "a smaller maxBytes changed a head that fits it")
-    } else if size >= small {
-        check(limited == .error(status: 431, message: HandshakeError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
-    } else {
-        check(limited == .needMore, "short input under a small limit")
+    case .incomplete:
+        if size >= small {
+            check(limited == .error(status: 431, message: HandshakeError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
+        } else {
+            check(limited == .needMore, "short input under a small limit")
+        }
     }
 
     guard let head else { return 0 }
     _ = head.keepAlive
     _ = head.path
+    // RFC 9112 §3.2: one Host for HTTP/1.1, at most one for 1.0 (an absolute-form authority
+    // replaces any Host lines with exactly one).
+    let hosts = head.values("host").count
+    let hostAccepted = (try? head.checkHost()) != nil
+    check(hostAccepted == (hosts == 1 || (hosts == 0 && head.minorVersion == 0)), "Host rule: \(hosts) Host lines, accepted \(hostAccepted)")
+    if head.absoluteAuthority != nil { check(hosts == 1, "absolute-form target without exactly one Host") }
     do throws(HandshakeError) {
         let accept = try Handshake.validate(head)
         check(accept.count == 28, "accept value is not base64 of 20 bytes")

@@ -48,31 +48,47 @@ public struct HTTPRequestHead: Sendable {
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     public var minorVersion: Int
     public var headers: [(name: [UInt8], value: [UInt8])]
+    /// The authority of an absolute-form target (RFC 9112 §3.2.2), which replaces Host.
+    public var absoluteAuthority: [UInt8]? = nil
 
     /// Parses a head at the start of `bytes`. Returns nil until the blank line arrives, then the
     /// head and its length. Throws `.headerTooLarge` once `maxBytes` pass without one.
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) throws(HandshakeError) -> (HTTPRequestHead, Int)? {
-        guard let end = findHeadEnd(bytes, limit: maxBytes) else {
+        // RFC 9112 §2.2: empty lines before the request line (a client's stray CRLF after a
+        // previous body) are ignored.
+        var skipped = 0
+        while skipped + 1 < bytes.count && bytes[skipped] == 0x0D && bytes[skipped + 1] == 0x0A { skipped += 2 }
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[skipped...])
+        guard let end = try findHeadEnd(rest, limit: maxBytes - skipped) else {
             if bytes.count >= maxBytes { throw .headerTooLarge }
             return nil
         }
-        var lines = LineCursor(bytes: bytes, end: end)
+        var lines = LineCursor(bytes: rest, end: end)
         guard let requestLine = lines.next() else { throw .badRequest("empty request") }
         var head = try parseRequestLine(requestLine)
         while let line = lines.next() {
             if line.isEmpty { break }
             head.headers.append(try parseHeaderLine(line))
         }
-        return (head, end)
+        if let authority = head.absoluteAuthority {
+            // §3.2.2: for an absolute-form target the server uses its authority, not Host.
+            head.headers.removeAll { $0.name.elementsEqual("host".utf8) }
+            head.headers.append((name: Array("host".utf8), value: authority))
+        }
+        return (head, skipped + end)
     }
 
     /// Index just past the CRLFCRLF that ends the head, looked for only within `limit` bytes.
-    private static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) -> Int? {
+    /// A line feed without its carriage return is refused at once (RFC 9112 §2.2 lets a server
+    /// reject it): waiting for a CRLFCRLF that such a client never sends would only time out.
+    private static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(HandshakeError) -> Int? {
         let n = min(bytes.count, limit)
-        guard n >= 4 else { return nil }
-        var i = 3
+        var i = 0
         while i < n {
-            if bytes[i] == 0x0A && bytes[i - 1] == 0x0D && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D { return i + 1 }
+            if bytes[i] == 0x0A {
+                guard i > 0 && bytes[i - 1] == 0x0D else { throw .badRequest("bare LF in request head") }
+                if i >= 3 && bytes[i - 2] == 0x0A && bytes[i - 3] == 0x0D { return i + 1 }
+            }
             i += 1
         }
         return nil
@@ -82,17 +98,40 @@ public struct HTTPRequestHead: Sendable {
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .badRequest("malformed request line") }
         guard parts[0].allSatisfy(isTokenByte) else { throw .badRequest("malformed method") }
-        let target = Array(parts[1])
-        // Origin-form only (RFC 9112 §3.2.1); no control bytes or spaces.
-        guard target[0] == UInt8(ascii: "/"), target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw .badRequest("malformed request target")
+        var target = Array(parts[1])
+        guard target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .badRequest("malformed request target") }
+        // Origin-form (RFC 9112 §3.2.1), or absolute-form, which a server MUST accept (§3.2.2):
+        // kept as its path and query, its authority standing in for Host.
+        var authority: [UInt8]?
+        if target[0] != UInt8(ascii: "/") {
+            guard let (host, path) = splitAbsoluteForm(target) else { throw .badRequest("malformed request target") }
+            authority = host
+            target = path
         }
         let version = Array(parts[2])
         let prefix: [UInt8] = Array("HTTP/1.".utf8)
         guard version.count == 8, Array(version[0..<7]) == prefix, version[7] == UInt8(ascii: "0") || version[7] == UInt8(ascii: "1") else {
             throw .badRequest("unsupported HTTP version")
         }
-        return HTTPRequestHead(method: Array(parts[0]), target: target, minorVersion: Int(version[7] - UInt8(ascii: "0")), headers: [])
+        return HTTPRequestHead(method: Array(parts[0]), target: target, minorVersion: Int(version[7] - UInt8(ascii: "0")),
+                               headers: [], absoluteAuthority: authority)
+    }
+
+    /// `http://authority/path?query` (scheme http or https, any case) as authority and
+    /// origin-form target ("/" when the path is empty); nil for anything else.
+    private static func splitAbsoluteForm(_ target: [UInt8]) -> ([UInt8], [UInt8])? {
+        let lowered = target.prefix(8).map(ASCII.lowercased)
+        let schemeLength: Int
+        if lowered.starts(with: "http://".utf8) { schemeLength = 7 }
+        else if lowered.starts(with: "https://".utf8) { schemeLength = 8 }
+        else { return nil }
+        let rest = target[schemeLength...]
+        let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
+        let authority = Array(rest[..<end])
+        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")) else { return nil }
+        var path = Array(rest[end...])
+        if path.first != UInt8(ascii: "/") { path.insert(UInt8(ascii: "/"), at: 0) }
+        return (authority, path)
     }
 
     private static func parseHeaderLine(_ line: UnsafeRawBufferPointer) throws(HandshakeError) -> (name: [UInt8], value: [UInt8]) {
@@ -139,6 +178,14 @@ public struct HTTPRequestHead: Sendable {
             }
         }
         return false
+    }
+
+    /// RFC 9112 §3.2: an HTTP/1.1 request without a Host field, or any request with more than one,
+    /// is answered 400.
+    public func checkHost() throws(HandshakeError) {
+        let hosts = values("host").count
+        if hosts > 1 { throw .badRequest("duplicate Host") }
+        if hosts == 0 && minorVersion >= 1 { throw .badRequest("missing Host") }
     }
 
     /// Whether the client asked to keep the connection open after this request (RFC 9112 §9.3).

@@ -64,16 +64,22 @@ final class Connection<Handler: MessageHandler> {
             }
             if let (head, length) = parsed {
                 buffer.consume(length)
+                do { try head.checkHost() } catch {
+                    refuse(error, path: text(head.path))
+                    return nil
+                }
                 if head.path.elementsEqual("/ws".utf8) {
                     return upgrade(head)
                 }
                 let (response, keepOpen) = operationsResponse(head) ?? server.responder.respond(to: head)
                 server.metrics.httpRequests.add(1)
                 server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
-                guard (try? socket.writeAll(response)) != nil else { socket.close(); return nil }
                 // A request body is never read, so the stream cannot be trusted after one;
                 // a failed upgrade attempt ends the connection like any handshake failure.
-                if !keepOpen || hasBody(head) || !head.values("upgrade").isEmpty {
+                let closing = !keepOpen || hasBody(head) || !head.values("upgrade").isEmpty
+                let announced = HTTPResponse.announcing(response, closing: closing, minorVersion: head.minorVersion)
+                guard (try? socket.writeAll(announced)) != nil else { socket.close(); return nil }
+                if closing {
                     socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
                     return nil
                 }

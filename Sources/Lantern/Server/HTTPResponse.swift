@@ -28,6 +28,29 @@ struct HTTPResponse {
         if let body { bytes.append(contentsOf: body) }
     }
 
+    /// `response` with the Connection field that tells the client what happens next (RFC 9112
+    /// §9.3, §9.6): "close" when the server closes after it, "keep-alive" when an HTTP/1.0
+    /// connection stays open (1.0 closes by default). A head that has one is left as it is.
+    static func announcing(_ response: [UInt8], closing: Bool, minorVersion: Int) -> [UInt8] {
+        guard closing || minorVersion == 0 else { return response }
+        // The blank line that ends the head: the new field goes just before it.
+        var end = 3
+        while end < response.count && !(response[end - 3] == 0x0D && response[end - 2] == 0x0A
+            && response[end - 1] == 0x0D && response[end] == 0x0A) { end += 1 }
+        guard end < response.count else { return response }
+        let head = response[..<(end - 1)]
+        let field: [UInt8] = Array("\r\nconnection:".utf8)
+        var i = head.startIndex
+        while i + field.count <= head.endIndex {
+            if head[i..<(i + field.count)].lazy.map(ASCII.lowercased).elementsEqual(field) { return response }
+            i += 1
+        }
+        var announced = Array(response[..<(end - 1)])
+        announced.append(contentsOf: (closing ? "Connection: close\r\n" : "Connection: keep-alive\r\n").utf8)
+        announced.append(contentsOf: response[(end - 1)...])
+        return announced
+    }
+
     /// A complete short plain-text response that closes the connection (errors).
     static func plain(status: Int, message: StaticString, extraHeaders: (inout HTTPResponse) -> Void = { _ in }) -> [UInt8] {
         var r = HTTPResponse(status: status)
