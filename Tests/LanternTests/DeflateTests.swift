@@ -136,6 +136,16 @@ struct PerMessageDeflateTests {
         #expect(try pmd.inflate([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
     }
 
+    /// A BFINAL block ends the deflate stream but not the context: the next message may refer
+    /// back into the last one (RFC 7692 §7.2.2). §7.2.3.4's final-block "Hello", then §7.2.3.2's
+    /// second "Hello", which is one back-reference 5 bytes back. (After a final block the window
+    /// used to be cleared, and this failed as corrupt data.)
+    @Test func contextSurvivesAFinalBlock() throws {
+        let (pmd, _) = try pair("permessage-deflate")
+        #expect(try pmd.inflate([0xF3, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
+        #expect(try pmd.inflate([0xF2, 0x00, 0x11, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
+    }
+
     @Test func outputHasNoTailAndRoundTrips() throws {
         var policy = DeflatePolicy()
         policy.thresholdBytes = 0

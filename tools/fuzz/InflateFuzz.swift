@@ -185,7 +185,13 @@ private final class ReferenceInflater {
                 if output.count > limit { restart(); return .overLimit }
                 switch status {
                 case Z_OK, Z_BUF_ERROR: break
-                case Z_STREAM_END: inflateReset(&stream)
+                case Z_STREAM_END:
+                    // The window carries over into the next stream (RFC 7692 §7.2.2).
+                    var window = [UInt8](repeating: 0, count: 1 << windowBits)
+                    var length: uInt = 0
+                    _ = inflateGetDictionary(&stream, &window, &length)
+                    inflateReset(&stream)
+                    if length > 0 { _ = inflateSetDictionary(&stream, window, length) }
                 default: restart(); return .invalid
                 }
                 if stream.avail_in == 0 && stream.avail_out > 0 { return .success(output) }

@@ -5,6 +5,7 @@ import CZlib
 final class Decompressor {
     private var stream = z_stream()
     private let ok: Bool
+    private let windowBits: Int
     /// zlib calls back into it until inflateEnd, so it must outlive the stream.
     private let budget: DeflateBudget
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
@@ -14,6 +15,7 @@ final class Decompressor {
 
     init?(windowBits: Int, budget: DeflateBudget) {
         self.budget = budget
+        self.windowBits = windowBits
         budget.attach(to: &stream)
         ok = lantern_inflateInit2(&stream, -Int32(windowBits)) == Z_OK
         if !ok { return nil }
@@ -72,7 +74,7 @@ final class Decompressor {
                 break
             case Z_STREAM_END:
                 // A final block ends the deflate stream; later data starts a new one.
-                inflateReset(&stream)
+                restartKeepingWindow()
             default:
                 throw .compressionError
             }
@@ -82,4 +84,18 @@ final class Decompressor {
     }
 
     func reset() { inflateReset(&stream) }
+
+    /// Starts a new deflate stream after a final block without forgetting what came before:
+    /// with context takeover the peer's next data may still refer back to it (RFC 7692 §7.2.2:
+    /// each message is inflated "using the LZ77 sliding window used to process the last
+    /// compressed message"; §7.2.3.4 allows a BFINAL block as a message's flush).
+    private func restartKeepingWindow() {
+        var window = [UInt8](repeating: 0, count: 1 << windowBits)
+        var length: uInt = 0
+        window.withUnsafeMutableBufferPointer { buffer in
+            _ = inflateGetDictionary(&stream, buffer.baseAddress, &length)
+            inflateReset(&stream)
+            if length > 0 { _ = inflateSetDictionary(&stream, buffer.baseAddress, length) }
+        }
+    }
 }
