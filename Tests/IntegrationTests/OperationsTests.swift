@@ -108,6 +108,21 @@ extension OperationsTests {
             }
         }
 
+        /// DNS rebinding: a page from a public name re-pointed at the box is "same host" with
+        /// itself, so that only counts under local names; the refusal says how to allow one.
+        @Test func sameHostUnderAPublicNameNeedsAllowOrigin() throws {
+            let server = try ServerProcess.start()
+            defer { server.stop() }
+            let port = server.port
+            #expect(try Ops.upgradeStatus(port, origin: "http://box.lan:\(port)", host: "box.lan:\(port)") == 101)
+            #expect(try Ops.upgradeStatus(port, origin: "http://evil.example:\(port)", host: "evil.example:\(port)") == 403)
+            #expect(server.stderrLine(containing: ["warn", "DNS rebinding", "--allow-origin http://evil.example:\(port)"]) != nil,
+                    "stderr: \(server.stderr.text)")
+            let named = try ServerProcess.start(["--allow-origin", "http://chat.example:\(port)"])
+            defer { named.stop() }
+            #expect(try Ops.upgradeStatus(named.port, origin: "http://chat.example:\(port)", host: "chat.example:\(port)") == 101)
+        }
+
         @Test func forbiddenOriginGets403WithReasonAndIsCounted() throws {
             let server = try ServerProcess.start()
             defer { server.stop() }

@@ -72,6 +72,42 @@ import Testing
         #expect(permits(origin, host: host) == expected)
     }
 
+    // MARK: DNS rebinding
+
+    /// A page from a name its author controls in public DNS, re-pointed at the box, is "same
+    /// host" with itself: same-host passes only for names public DNS cannot hand out.
+    @Test("same host under a local or a public name", arguments: [
+        ("127.0.0.1:8080", OriginVerdict.allowed),
+        ("192.168.1.5:8080", .allowed),
+        ("[fe80::1]:8080", .allowed),
+        ("box:8080", .allowed),
+        ("localhost:8080", .allowed),
+        ("box.local:8080", .allowed),
+        ("box.lan:8080", .allowed),
+        ("box.home:8080", .allowed),
+        ("box.home.arpa:8080", .allowed),
+        ("pi.internal:8080", .allowed),
+        ("box.localdomain:8080", .allowed),
+        ("app.localhost:8080", .allowed),
+        ("box.lan.:8080", .allowed),
+        ("evil.example:8080", .publicName),
+        ("box.example.com:8080", .publicName),
+        ("1.2.3.4.nip.io:8080", .publicName),
+        ("192.168.1.500.example:8080", .publicName),
+        ("local:8080", .allowed),
+        ("evil.local.example:8080", .publicName),
+        ("evillan:8080", .allowed),
+        ("evil-lan.com:8080", .publicName),
+    ] as [(String, OriginVerdict)])
+    func rebinding(host: String, expected: OriginVerdict) {
+        let policy = OriginPolicy()
+        #expect(policy.verdict(origin: bytes("http://" + host), host: bytes(host)) == expected)
+        // Naming the origin lets any name through.
+        let named = OriginPolicy(allowed: [Array(("http://" + host).utf8)])
+        #expect(named.verdict(origin: bytes("http://" + host), host: bytes(host)) == .allowed)
+        #expect(policy.verdict(origin: bytes("http://other.example"), host: bytes(host)) == .foreign)
+    }
+
     @Test func originWithoutHostHeaderIsRefused() {
         #expect(!permits("http://127.0.0.1:8080", host: nil))
         #expect(permits("http://a.example", host: nil, allowed: ["http://a.example"]))

@@ -158,8 +158,14 @@ final class Connection<Handler: MessageHandler> {
         do throws(HandshakeError) {
             accept = try Handshake.validate(head)
             let origin = try head.single("origin")
-            guard server.configuration.origins.permits(origin: origin, host: try head.single("host")) else {
-                server.log(.warn, "ws refused origin=\(text(origin ?? []))")
+            let verdict = server.configuration.origins.verdict(origin: origin, host: try head.single("host"))
+            guard verdict == .allowed else {
+                if verdict == .publicName {
+                    // Say why a page of this very host was refused, and what to do about it.
+                    server.log(.warn, "ws refused origin=\(text(origin ?? [])): same host, but a public DNS name (DNS rebinding guard); allow it with --allow-origin \(text(origin ?? []))")
+                } else {
+                    server.log(.warn, "ws refused origin=\(text(origin ?? []))")
+                }
                 throw HandshakeError.forbidden
             }
         } catch {
