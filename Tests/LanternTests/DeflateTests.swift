@@ -146,6 +146,20 @@ struct PerMessageDeflateTests {
         #expect(try pmd.inflate([0xF2, 0x00, 0x11, 0x00, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
     }
 
+    /// Empty final blocks (03 00, two bytes each) make zlib end a stream per block; a long run of
+    /// them only makes the inflater loop (it used to cost seconds per megabyte), so more than
+    /// `maxEmptyStreams` in one message are refused as invalid data. A few are still fine.
+    @Test func aRunOfEmptyFinalBlocksIsRefused() throws {
+        let hello: [UInt8] = [0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00]
+        let emptyBlock: [UInt8] = [0x03, 0x00]
+        let few = Array(repeating: emptyBlock, count: Decompressor.maxEmptyStreams).joined()
+        let (pmd, _) = try pair("permessage-deflate")
+        #expect(try pmd.inflate(Array(few) + hello, isText: true, limit: 100) == Array("Hello".utf8))
+        let many = Array(repeating: emptyBlock, count: Decompressor.maxEmptyStreams + 1).joined()
+        let (other, _) = try pair("permessage-deflate")
+        #expect(throws: ProtocolError.compressionError) { try other.inflate(Array(many) + hello, isText: true, limit: 100) }
+    }
+
     @Test func outputHasNoTailAndRoundTrips() throws {
         var policy = DeflatePolicy()
         policy.thresholdBytes = 0

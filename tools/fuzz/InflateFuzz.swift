@@ -170,6 +170,8 @@ private final class ReferenceInflater {
         if message.isEmpty { return .success([]) }
         var input = message + [0x00, 0x00, 0xFF, 0xFF]
         var output: [UInt8] = []
+        var streamStart = 0
+        var emptyStreams = 0
         var chunk = [UInt8](repeating: 0, count: chunkBytes)
         return input.withUnsafeMutableBytes { inBuf -> Expected in
             stream.next_in = inBuf.baseAddress!.assumingMemoryBound(to: Bytef.self)
@@ -186,7 +188,14 @@ private final class ReferenceInflater {
                 switch status {
                 case Z_OK, Z_BUF_ERROR: break
                 case Z_STREAM_END:
-                    // The window carries over into the next stream (RFC 7692 §7.2.2).
+                    // More than a few streams that end without output are refused; the window
+                    // carries over into the next stream (RFC 7692 §7.2.2), written out here with
+                    // zlib's documented calls.
+                    if output.count == streamStart {
+                        emptyStreams += 1
+                        if emptyStreams > Decompressor.maxEmptyStreams { restart(); return .invalid }
+                    }
+                    streamStart = output.count
                     var window = [UInt8](repeating: 0, count: 1 << windowBits)
                     var length: uInt = 0
                     _ = inflateGetDictionary(&stream, &window, &length)

@@ -5,7 +5,6 @@ import CZlib
 final class Decompressor {
     private var stream = z_stream()
     private let ok: Bool
-    private let windowBits: Int
     /// zlib calls back into it until inflateEnd, so it must outlive the stream.
     private let budget: DeflateBudget
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
@@ -15,13 +14,25 @@ final class Decompressor {
 
     init?(windowBits: Int, budget: DeflateBudget) {
         self.budget = budget
-        self.windowBits = windowBits
         budget.attach(to: &stream)
         ok = lantern_inflateInit2(&stream, -Int32(windowBits)) == Z_OK
         if !ok { return nil }
     }
 
     deinit { if ok { inflateEnd(&stream) } }
+
+    /// Deflate streams that end without producing a byte, allowed per message. An encoder ends
+    /// at most one stream per flush; a run of empty final blocks (2 bytes each) is only a way to
+    /// make the inflater loop, and is refused as invalid data.
+    static let maxEmptyStreams = 8
+
+    /// Progress through one message, across its payload and the appended tail.
+    private struct Progress {
+        /// Bytes of `output` that hold inflated data; the rest is zero-filled spare room.
+        var filled = 0
+        var streamOutput = 0
+        var emptyStreams = 0
+    }
 
     /// Inflates a whole message (its 00 00 FF FF tail re-appended, §7.2.2) into `output`,
     /// passing each produced chunk to `inspect` (UTF-8 validation as it goes).
@@ -36,45 +47,61 @@ final class Decompressor {
         // whose length zlib then takes from the *next* message, failing that valid one; so it
         // is read as the only thing it can mean, an empty message, and the stream is left as is.
         guard input.count > 0 else { return }
-        try feed(input, limit: limit, into: &output, inspect: inspect)
+        var progress = Progress()
+        try feed(input, limit: limit, into: &output, &progress, inspect: inspect)
         try Decompressor.tail.withUnsafeBytes { t in
-            Result { () throws(ProtocolError) in try feed(t, limit: limit, into: &output, inspect: inspect) }
+            Result { () throws(ProtocolError) in try feed(t, limit: limit, into: &output, &progress, inspect: inspect) }
         }.get()
+        output.removeLast(output.count - progress.filled)
     }
 
     private func feed(
-        _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8],
+        _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8], _ progress: inout Progress,
         inspect: (UnsafeRawBufferPointer) -> Bool
     ) throws(ProtocolError) {
-        guard input.count > 0 else { return }
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(input.count)
         while true {
-            let start = output.count
-            // Grow geometrically from a guess of 4x the input (text often inflates 3-5x), in steps
-            // bounded by what the limit still allows (+1 byte to detect overflow). Each step is
-            // zero-filled, so a 2 KB message must not pay for a 16 KB one.
-            // (guess - 1 and limit - start cannot overflow; limit + 1 could, at Int.max.)
-            let room = min(max(4 * input.count, 1024, start) - 1, limit - start) + 1
-            output.append(contentsOf: repeatElement(0, count: room))
+            let start = progress.filled
+            if output.count == start {
+                // Grow geometrically from a guess of 4x the input (text often inflates 3-5x), in
+                // steps bounded by what the limit still allows (+1 byte to detect overflow). Only
+                // when the room is used up: zero-filling a step per call made a long run of
+                // output-less blocks cost its length squared.
+                // (guess - 1 and limit - start cannot overflow; limit + 1 could, at Int.max.)
+                let room = min(max(4 * input.count, 1024, start) - 1, limit - start) + 1
+                output.append(contentsOf: repeatElement(0, count: room))
+            }
+            let space = output.count - start
             let (status, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
                 stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + start
-                stream.avail_out = uInt(room)
+                stream.avail_out = uInt(space)
                 let r = inflate(&stream, Z_SYNC_FLUSH)
-                return (r, room - Int(stream.avail_out))
+                return (r, space - Int(stream.avail_out))
             }
-            output.removeLast(room - produced)
-            if output.count > limit { throw .messageTooBig }
+            progress.filled += produced
+            if progress.filled > limit { throw .messageTooBig }
             if produced > 0 {
-                let valid = output.withUnsafeBytes { inspect(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                progress.streamOutput += produced
+                let valid = output.withUnsafeBytes { inspect(UnsafeRawBufferPointer(rebasing: $0[start..<(start + produced)])) }
                 if !valid { throw .invalidUTF8 }
             }
             switch status {
             case Z_OK, Z_BUF_ERROR:
                 break
             case Z_STREAM_END:
-                // A final block ends the deflate stream; later data starts a new one.
-                restartKeepingWindow()
+                if progress.streamOutput == 0 {
+                    progress.emptyStreams += 1
+                    if progress.emptyStreams > Decompressor.maxEmptyStreams { throw .compressionError }
+                }
+                progress.streamOutput = 0
+                // A final block ends the deflate stream; later data starts a new one, which may
+                // still refer back to everything inflated before (RFC 7692 §7.2.2: each message
+                // is inflated "using the LZ77 sliding window used to process the last compressed
+                // message"; §7.2.3.4 allows a BFINAL block as a message's flush). zlib's
+                // inflateResetKeep is inflateReset without clearing the window (exported since
+                // zlib 1.2.5.2, listed among its undocumented functions).
+                inflateResetKeep(&stream)
             default:
                 throw .compressionError
             }
@@ -84,18 +111,4 @@ final class Decompressor {
     }
 
     func reset() { inflateReset(&stream) }
-
-    /// Starts a new deflate stream after a final block without forgetting what came before:
-    /// with context takeover the peer's next data may still refer back to it (RFC 7692 §7.2.2:
-    /// each message is inflated "using the LZ77 sliding window used to process the last
-    /// compressed message"; §7.2.3.4 allows a BFINAL block as a message's flush).
-    private func restartKeepingWindow() {
-        var window = [UInt8](repeating: 0, count: 1 << windowBits)
-        var length: uInt = 0
-        window.withUnsafeMutableBufferPointer { buffer in
-            _ = inflateGetDictionary(&stream, buffer.baseAddress, &length)
-            inflateReset(&stream)
-            if length > 0 { _ = inflateSetDictionary(&stream, buffer.baseAddress, length) }
-        }
-    }
 }
