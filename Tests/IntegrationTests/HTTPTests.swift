@@ -196,6 +196,8 @@ struct HTTPTests {
     @Test(arguments: [
         ("\r\nGET /healthz HTTP/1.1\r\nHost: a\r\n\r\n", 200),
         ("GET http://127.0.0.1/healthz HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        ("GET http://127.0.0.1/healthz HTTP/1.1\r\n\r\n", 400),
+        ("GET /healthz HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
         ("GET /healthz HTTP/1.1\nHost: a\n\n", 400),
     ] as [(String, Int)])
     func requestFraming(request: String, status: Int) throws {

@@ -163,10 +163,15 @@ struct HTTPRequestHeadTests {
         ("http://[::1]:80/ws", "/ws", "[::1]:80"),
     ] as [(String, String, String)])
     func absoluteForm(target: String, origin: String, host: String) throws {
-        let (head, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1", "Host: ignored", "host: twice"])))
+        let (head, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1", "Host: ignored"])))
         #expect(text(head.target) == origin)
-        #expect(head.values("host").map(text) == [host])
+        #expect(head.authority.map(text) == host)
         #expect(throws: Never.self) { try head.checkHost() }
+        // Host is still required once (§3.2), whatever the form of the target.
+        let (bare, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1"])))
+        #expect(handshakeStatus { try bare.checkHost() } == 400)
+        let (twice, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1", "Host: a", "Host: b"])))
+        #expect(handshakeStatus { try twice.checkHost() } == 400)
     }
 
     /// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host and for any request with two.
@@ -177,6 +182,11 @@ struct HTTPRequestHeadTests {
         (["GET / HTTP/1.0"], true),
         (["GET / HTTP/1.0", "Host: a"], true),
         (["GET / HTTP/1.0", "Host: a", "HOST: b"], false),
+        (["GET / HTTP/1.1", "Host: "], true),
+        (["GET / HTTP/1.1", "Host: [::1]:8080"], true),
+        (["GET / HTTP/1.1", "Host: a b/c"], false),
+        (["GET / HTTP/1.1", "Host: user@box"], false),
+        (["GET / HTTP/1.1", "Host: box/x"], false),
     ] as [([String], Bool)])
     func hostRule(lines: [String], valid: Bool) throws {
         let (head, _) = try #require(try parseHead(request(lines)))

@@ -51,6 +51,14 @@ public struct HTTPRequestHead: Sendable {
     /// The authority of an absolute-form target (RFC 9112 §3.2.2), which replaces Host.
     public var absoluteAuthority: [UInt8]? = nil
 
+    /// The host the request is for: an absolute-form target's authority, which a server must use
+    /// instead of Host (RFC 9112 §3.2.2), else the Host field (nil if absent or repeated).
+    public var authority: [UInt8]? {
+        if let absoluteAuthority { return absoluteAuthority }
+        let hosts = values("host")
+        return hosts.count == 1 ? hosts[0] : nil
+    }
+
     /// Parses a head at the start of `bytes`. Returns nil until the blank line arrives, then the
     /// head and its length. Throws `.headerTooLarge` once `maxBytes` pass without one.
     public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) throws(HandshakeError) -> (HTTPRequestHead, Int)? {
@@ -69,11 +77,6 @@ public struct HTTPRequestHead: Sendable {
         while let line = lines.next() {
             if line.isEmpty { break }
             head.headers.append(try parseHeaderLine(line))
-        }
-        if let authority = head.absoluteAuthority {
-            // §3.2.2: for an absolute-form target the server uses its authority, not Host.
-            head.headers.removeAll { $0.name.elementsEqual("host".utf8) }
-            head.headers.append((name: Array("host".utf8), value: authority))
         }
         return (head, skipped + end)
     }
@@ -128,7 +131,7 @@ public struct HTTPRequestHead: Sendable {
         let rest = target[schemeLength...]
         let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
         let authority = Array(rest[..<end])
-        guard !authority.isEmpty, !authority.contains(UInt8(ascii: "@")) else { return nil }
+        guard !authority.isEmpty, authority.allSatisfy(isAuthorityByte) else { return nil }
         var path = Array(rest[end...])
         if path.first != UInt8(ascii: "/") { path.insert(UInt8(ascii: "/"), at: 0) }
         return (authority, path)
@@ -180,12 +183,27 @@ public struct HTTPRequestHead: Sendable {
         return false
     }
 
-    /// RFC 9112 §3.2: an HTTP/1.1 request without a Host field, or any request with more than one,
-    /// is answered 400.
+    /// RFC 9112 §3.2: an HTTP/1.1 request without a Host field, any request with more than one,
+    /// and a Host that is not an authority (RFC 3986 §3.2: host and port, no userinfo) are
+    /// answered 400, whatever the form of the target.
     public func checkHost() throws(HandshakeError) {
-        let hosts = values("host").count
-        if hosts > 1 { throw .badRequest("duplicate Host") }
-        if hosts == 0 && minorVersion >= 1 { throw .badRequest("missing Host") }
+        let hosts = values("host")
+        if hosts.count > 1 { throw .badRequest("duplicate Host") }
+        guard let host = hosts.first else {
+            if minorVersion >= 1 { throw .badRequest("missing Host") }
+            return
+        }
+        guard host.allSatisfy(HTTPRequestHead.isAuthorityByte) else { throw .badRequest("invalid Host") }
+    }
+
+    /// unreserved, pct-encoded, sub-delims, ":" and the brackets of an IP literal.
+    static func isAuthorityByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "-._~%!$&'()*+,;=:[]".utf8.contains(b)
+        }
     }
 
     /// Whether the client asked to keep the connection open after this request (RFC 9112 §9.3).

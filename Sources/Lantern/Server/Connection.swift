@@ -158,7 +158,7 @@ final class Connection<Handler: MessageHandler> {
         do throws(HandshakeError) {
             accept = try Handshake.validate(head)
             let origin = try head.single("origin")
-            let verdict = server.configuration.origins.verdict(origin: origin, host: try head.single("host"))
+            let verdict = server.configuration.origins.verdict(origin: origin, host: head.authority)
             guard verdict == .allowed else {
                 if verdict == .publicName {
                     // Say why a page of this very host was refused, and what to do about it.
