@@ -31,6 +31,35 @@ struct LimitsTests {
         Expect.serverStillEchoes(server)
     }
 
+    /// A client may keep a message half-sent for as long as it answers pings. Such bytes, beyond
+    /// each connection's first 64 KiB, share one cap (--max-buffered-bytes); the connection that
+    /// would pass it is closed with 1013 (try again later) while the others carry on.
+    @Test func halfSentMessagesShareACapAndTheOneThatPassesItGets1013() throws {
+        let server = try ServerProcess.start(["--greeting", "", "--max-buffered-bytes", "200000"])
+        defer { server.stop() }
+        let (a, b, c) = (try server.webSocket(), try server.webSocket(), try server.webSocket())
+        // A holds 150,000 charged bytes; B's 100,000 more would pass 200,000.
+        let first = [UInt8](repeating: 0x61, count: 65536 + 150_000)
+        try a.sendFrame(fin: false, opcode: Op.text, payload: first)
+        // The pong to a ping sent after the fragment shows the server has taken all of it in.
+        try a.sendFrame(opcode: Op.ping, payload: [1])
+        #expect(try a.readFrame().opcode == Op.pong)
+        try b.sendFrame(fin: false, opcode: Op.text, payload: [UInt8](repeating: 0x62, count: 65536 + 100_000))
+        Expect.serverCloses(b, codes: [1013], replyToClose: true)
+        #expect(server.stderrLine(containing: ["warn", "ws-busy", "--max-buffered-bytes"]) != nil)
+        // Small messages still flow, and A finishes its message.
+        try c.sendFrame(opcode: Op.text, payload: Array("small".utf8))
+        #expect(try c.readMessage().payload == Array("small".utf8))
+        try a.sendFrame(opcode: Op.continuation, payload: Array("!".utf8))
+        #expect(try a.readMessage().payload.count == first.count + 1)
+        // A's ping is handled after its finished message was released, so the cap has room again.
+        try a.sendFrame(opcode: Op.ping, payload: [2])
+        #expect(try a.readFrame().opcode == Op.pong)
+        let big = [UInt8](repeating: 0x64, count: 65536 + 100_000)
+        try c.sendFrame(opcode: Op.binary, payload: big)
+        #expect(try c.readMessage().payload == big)
+    }
+
     @Test func silentConnectionIsDroppedAfterHandshakeTimeout() throws {
         let server = try ServerProcess.start(["--handshake-timeout", "0.5"])
         defer { server.stop() }

@@ -16,6 +16,9 @@ public struct Limits: Sendable {
     public var sendTimeoutMs = 10_000
     /// Idle HTTP keep-alive connections are closed after this, ms.
     public var keepAliveTimeoutMs = 15_000
+    /// Bytes of messages still being received, all connections together; the connection that
+    /// would pass it is closed with 1013 (try again later).
+    public var maxBufferedBytes = 32 << 20
     /// Bytes a connection may have waiting to be sent in fan-out mode before it is closed (1008).
     public var maxQueuedBytes = 1 << 20
     /// Time to wait for the peer's side of a close handshake, ms.

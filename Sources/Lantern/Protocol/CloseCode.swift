@@ -16,6 +16,8 @@ public struct CloseCode: RawRepresentable, Equatable, Hashable, Sendable {
     public static let messageTooBig = CloseCode(rawValue: 1009)
     public static let mandatoryExtension = CloseCode(rawValue: 1010)
     public static let internalError = CloseCode(rawValue: 1011)
+    /// IANA registry: the server is overloaded for now (here: too much buffered message data).
+    public static let tryAgainLater = CloseCode(rawValue: 1013)
 
     /// Whether a peer may put this code in a close frame (RFC 6455 §7.4.1–7.4.2):
     /// the registered 1000–1003 and 1007–1011 (1012–1014 registered later by IANA),

@@ -137,6 +137,10 @@ public struct MessageAssembler {
     /// The reason bytes of the last close frame.
     public var closeReason: ArraySlice<UInt8> { control.count > 2 ? control[2...] : [] }
 
+    /// Bytes of the message being assembled that arrived so far (what it has written to memory;
+    /// capacity reserved ahead for a declared frame length is not touched until bytes arrive).
+    public var heldBytes: Int { message.count }
+
     /// Replaces the buffered message (e.g. with its inflated form).
     public mutating func replaceMessage(with bytes: [UInt8]) { message = bytes }
 

@@ -245,6 +245,8 @@ final class Connection<Handler: MessageHandler> {
         var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
         var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
         var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
+        var charged = 0
+        defer { _ = server.messageBudget.update(from: charged, to: 0) }
         setReceiveTimeout(heartbeat.nextWaitMs)
         while true {
             var handledMessage = false
@@ -270,6 +272,16 @@ final class Connection<Handler: MessageHandler> {
                 server.log(.info, "ws-fail id=\(handle.id) \(text(error.reason))")
                 _ = handle.sendClose(error.closeCode, reason: error.reason)
                 return (error.closeCode, .drain)
+            }
+            // Charge what the assembler now holds (at most one read more than last time).
+            let held = max(0, assembler.heldBytes - MessageBudget.unchargedBytesPerConnection)
+            if held != charged {
+                guard server.messageBudget.update(from: charged, to: held) else {
+                    server.log(.warn, "ws-busy id=\(handle.id): messages being received would hold more than \(server.messageBudget.limitBytes) bytes (--max-buffered-bytes), closing 1013")
+                    _ = handle.sendClose(.tryAgainLater, reason: "server busy, try again later")
+                    return (.tryAgainLater, .drain)
+                }
+                charged = held
             }
             // A big frame is on its way: read it in large pieces (one growth per connection).
             if decoder.remainingPayload > UInt64(buffer.capacity) && buffer.capacity < ReadBufferSizes.large {

@@ -5,6 +5,7 @@ final class ServerContext: @unchecked Sendable {
     let responder = StaticResponder()
     let log: Log
     let deflateBudget: DeflateBudget
+    let messageBudget: MessageBudget
     let metrics = Metrics()
     let hub: Hub
     private let lock = Lock()
@@ -19,6 +20,7 @@ final class ServerContext: @unchecked Sendable {
         self.configuration = configuration
         log = Log(level: configuration.logLevel)
         deflateBudget = DeflateBudget(limitBytes: configuration.deflate.budgetBytes)
+        messageBudget = MessageBudget(limitBytes: configuration.limits.maxBufferedBytes)
         hub = Hub(registry: registry, log: log)
     }
 

@@ -1,0 +1,29 @@
+/// Process-wide account of memory held by messages still being received. A client may keep a
+/// message half-sent for as long as it answers pings, so each connection can hold up to
+/// `--max-message-bytes`; many of them at once would outgrow a small box (512 x 1 MiB). Each
+/// connection charges what its assembler holds, and the one that would pass the limit is closed
+/// with 1013, try again later, instead of the process running out of memory.
+final class MessageBudget: @unchecked Sendable {
+    /// Each connection's first 64 KiB are not charged: small messages always flow, so filling
+    /// the budget with a few large half-sent messages cannot shut out ordinary traffic (and
+    /// the uncharged part is bounded by --max-connections).
+    static let unchargedBytesPerConnection = 64 << 10
+
+    let limitBytes: Int
+    private let lock = Lock()
+    private var heldBytes = 0
+
+    init(limitBytes: Int) { self.limitBytes = limitBytes }
+
+    var used: Int { lock.locked { heldBytes } }
+
+    /// Moves a connection's charge from `charged` to `held` bytes; false (charge unchanged) when
+    /// growing would pass the limit.
+    func update(from charged: Int, to held: Int) -> Bool {
+        lock.locked {
+            if held > charged && heldBytes + held - charged > limitBytes { return false }
+            heldBytes += held - charged
+            return true
+        }
+    }
+}
