@@ -199,6 +199,28 @@ struct PerMessageDeflateTests {
         #expect(throws: ProtocolError.compressionError) { try other.inflate([0xFF, 0xFF, 0xFF], isText: false, limit: 100) }
     }
 
+    /// A connection's inflater is promised its memory when deflate is agreed (its client may send
+    /// compressed at any time), allocates from that promise without being counted twice, and
+    /// gives everything back when the connection's deflate state goes.
+    @Test func inflaterMemoryIsPromisedOnceAndGivenBack() throws {
+        let budget = DeflateBudget(limitBytes: 60_000)
+        let offer = ExtensionOffer.parse([Array("permessage-deflate; client_max_window_bits".utf8)])
+        let agreed = try #require(DeflateNegotiation.negotiate(offer, policy: DeflatePolicy()))
+        let estimate = Decompressor.estimatedBytes(windowBits: agreed.receiveWindowBits)
+        let first = try #require(budget.reserve(estimate))
+        let second = try #require(budget.reserve(estimate))
+        #expect(budget.reserve(estimate) == nil)  // a third promise would pass the limit
+        #expect(budget.committed == 2 * estimate && budget.used == 0)
+        var pmd: PerMessageDeflate? = PerMessageDeflate(parameters: agreed, policy: DeflatePolicy(), budget: budget, inflaterAccount: first)
+        #expect(try pmd?.inflate([0xF2, 0x48, 0xCD, 0xC9, 0xC9, 0x07, 0x00], isText: true, limit: 100) == Array("Hello".utf8))
+        #expect(budget.used > 0)
+        #expect(budget.committed == 2 * estimate)  // drawn from the promise, not added to it
+        pmd = nil
+        #expect(budget.committed == estimate && budget.used == 0)
+        second.release()
+        #expect(budget.committed == 0)
+    }
+
     @Test func memoryIsLazyFreedWithoutContextAndBudgeted() throws {
         var policy = DeflatePolicy.preset("small")!
         policy.thresholdBytes = 0

@@ -108,18 +108,28 @@ def test_no_deflate_flag_declines():
 
 def test_spent_budget_declines_deflate_for_new_connections():
     """--deflate-budget covers inflaters: a client that agreed to deflate may send a compressed
-    message at any time, so deflate is agreed only while the budget has room for its inflater
-    (14-bit window here: ~24 KB). One inflater fits in 40,000 bytes, two do not."""
+    message at any time, so its inflater's memory (14-bit window here: ~24 KB) is promised when
+    deflate is agreed. One promise fits in 40,000 bytes, two do not, even before any message."""
     async def run(url):
         factory = ClientPerMessageDeflateFactory
         async with websockets.connect(url, extensions=[factory()], open_timeout=10) as first:
             assert first.response.headers.get("Sec-WebSocket-Extensions") is not None
-            await first.send("a compressed message makes the server create its inflater " * 20)
-            await asyncio.wait_for(first.recv(), 10)
             async with websockets.connect(url, extensions=[factory()], open_timeout=10) as second:
                 assert second.response.headers.get("Sec-WebSocket-Extensions") is None
+                await first.send("a compressed message makes the server create its inflater " * 20)
+                await asyncio.wait_for(first.recv(), 10)
                 await second.send("still served, uncompressed")
                 assert await asyncio.wait_for(second.recv(), 10) == "still served, uncompressed"
+        # Both gone: once the server's threads have let go of them (just after the clients see
+        # the close), the promise is back and a new client gets deflate again.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while True:
+            async with websockets.connect(url, extensions=[factory()], open_timeout=10) as third:
+                if third.response.headers.get("Sec-WebSocket-Extensions") is not None:
+                    break
+            assert loop.time() < deadline, "deflate still declined 5 s after the clients left"
+            await asyncio.sleep(0.05)
 
     s = Server("--deflate-budget", "40000")
     try:

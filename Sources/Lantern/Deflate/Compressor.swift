@@ -5,7 +5,7 @@ final class Compressor {
     private var stream = z_stream()
     private let ok: Bool
     /// zlib calls back into it until deflateEnd, so it must outlive the stream.
-    private let budget: DeflateBudget
+    private let account: DeflateBudget.Account
 
     /// zlib's own bound for one stream's memory, to ask the budget before allocating.
     static func estimatedBytes(windowBits: Int, memLevel: Int) -> Int {
@@ -13,8 +13,8 @@ final class Compressor {
     }
 
     init?(windowBits: Int, memLevel: Int, level: Int, budget: DeflateBudget) {
-        self.budget = budget
-        budget.attach(to: &stream)
+        account = DeflateBudget.Account(budget: budget)
+        account.attach(to: &stream)
         // Negative window bits: raw deflate, no zlib header or trailer (§7.2.1).
         ok = lantern_deflateInit2(&stream, Int32(level), -Int32(windowBits), Int32(memLevel)) == Z_OK
         if !ok { return nil }

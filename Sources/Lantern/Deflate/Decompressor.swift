@@ -6,15 +6,15 @@ final class Decompressor {
     private var stream = z_stream()
     private let ok: Bool
     /// zlib calls back into it until inflateEnd, so it must outlive the stream.
-    private let budget: DeflateBudget
+    private let account: DeflateBudget.Account
     private static let tail: [UInt8] = [0x00, 0x00, 0xFF, 0xFF]
 
     /// zlib's own figure for an inflater: its window plus ~7 KB of state (rounded up).
     static func estimatedBytes(windowBits: Int) -> Int { (1 << windowBits) + 8 << 10 }
 
-    init?(windowBits: Int, budget: DeflateBudget) {
-        self.budget = budget
-        budget.attach(to: &stream)
+    init?(windowBits: Int, account: DeflateBudget.Account) {
+        self.account = account
+        account.attach(to: &stream)
         ok = lantern_inflateInit2(&stream, -Int32(windowBits)) == Z_OK
         if !ok { return nil }
     }

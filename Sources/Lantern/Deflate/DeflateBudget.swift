@@ -3,28 +3,92 @@ import Glibc
 #endif
 import CZlib
 
-/// Process-wide account of live zlib memory, fed by zlib's own allocation callbacks, so the
-/// figure is what zlib really holds. Above the limit, new compressors are not created and
-/// messages go out uncompressed (RFC 7692 §6.1 lets any message be sent uncompressed).
+/// Process-wide account of zlib memory, fed by zlib's own allocation callbacks, so the figure
+/// is what zlib really holds, plus what is promised to inflaters not yet created. Above the
+/// limit, new compressors are not created and messages go out uncompressed (RFC 7692 §6.1 lets
+/// any message be sent uncompressed), and new connections are not offered deflate.
 final class DeflateBudget: @unchecked Sendable {
     let limitBytes: Int
     private let lock = Lock()
     private var liveBytes = 0
+    /// Promised to connections that agreed to deflate and may create their inflater any time.
+    private var reservedBytes = 0
 
     init(limitBytes: Int) { self.limitBytes = limitBytes }
 
+    /// What zlib holds now.
     var used: Int { lock.locked { liveBytes } }
 
+    /// What zlib holds plus what is promised: the figure the limit applies to.
+    var committed: Int { lock.locked { liveBytes + reservedBytes } }
+
     /// Whether `bytes` more would still fit.
-    func canAfford(_ bytes: Int) -> Bool { lock.locked { liveBytes + bytes <= limitBytes } }
+    func canAfford(_ bytes: Int) -> Bool { lock.locked { liveBytes + reservedBytes + bytes <= limitBytes } }
 
-    fileprivate func add(_ bytes: Int) { lock.locked { liveBytes += bytes } }
+    /// Promises `bytes` to one stream yet to be created (a connection's inflater: its client may
+    /// send a compressed message at any time, and that cannot be refused the way sending
+    /// compressed can); nil when they do not fit.
+    func reserve(_ bytes: Int) -> Account? {
+        lock.locked { () -> Account? in
+            guard liveBytes + reservedBytes + bytes <= limitBytes else { return nil }
+            reservedBytes += bytes
+            return Account(budget: self, promised: bytes)
+        }
+    }
 
-    /// Installs the counting allocator on a stream before its init call.
-    func attach(to stream: inout z_stream) {
-        stream.zalloc = budgetAllocate
-        stream.zfree = budgetFree
-        stream.opaque = Unmanaged.passUnretained(self).toOpaque()
+    /// Whose allocations a zlib stream makes: they are drawn from its promise first, so a stream
+    /// that was promised memory is not counted twice, and return to it when freed.
+    final class Account: @unchecked Sendable {
+        fileprivate let budget: DeflateBudget
+        fileprivate let promised: Int
+        /// The part of the promise not allocated now (guarded by the budget's lock).
+        fileprivate var unspent: Int
+        fileprivate var released = false
+
+        fileprivate init(budget: DeflateBudget, promised: Int) {
+            self.budget = budget
+            self.promised = promised
+            unspent = promised
+        }
+
+        /// An account with no promise: every allocation must fit the budget's room.
+        convenience init(budget: DeflateBudget) { self.init(budget: budget, promised: 0) }
+
+        /// Gives back what is left of the promise; call after the account's stream is freed.
+        func release() {
+            budget.lock.locked {
+                budget.reservedBytes -= unspent
+                unspent = 0
+                released = true
+            }
+        }
+
+        /// Installs the counting allocator on a stream before its init call; the account must
+        /// outlive the stream (zlib calls back into it until the stream's end call).
+        func attach(to stream: inout z_stream) {
+            stream.zalloc = budgetAllocate
+            stream.zfree = budgetFree
+            stream.opaque = Unmanaged.passUnretained(self).toOpaque()
+        }
+
+        fileprivate func allocated(_ bytes: Int) {
+            budget.lock.locked {
+                let fromPromise = min(bytes, unspent)
+                unspent -= fromPromise
+                budget.reservedBytes -= fromPromise
+                budget.liveBytes += bytes
+            }
+        }
+
+        fileprivate func freed(_ bytes: Int) {
+            budget.lock.locked {
+                budget.liveBytes -= bytes
+                guard !released else { return }
+                let back = min(bytes, promised - unspent)
+                unspent += back
+                budget.reservedBytes += back
+            }
+        }
     }
 }
 
@@ -47,7 +111,7 @@ private func budgetAllocate(_ opaque: UnsafeMutableRawPointer?, _ items: uInt, _
         raw = allocated
     }
     raw.storeBytes(of: bytes, as: Int.self)
-    Unmanaged<DeflateBudget>.fromOpaque(opaque!).takeUnretainedValue().add(bytes)
+    Unmanaged<DeflateBudget.Account>.fromOpaque(opaque!).takeUnretainedValue().allocated(bytes)
     return raw + 16
 }
 
@@ -55,7 +119,7 @@ private func budgetFree(_ opaque: UnsafeMutableRawPointer?, _ address: UnsafeMut
     guard let address else { return }
     let raw = address - 16
     let bytes = raw.load(as: Int.self)
-    Unmanaged<DeflateBudget>.fromOpaque(opaque!).takeUnretainedValue().add(-bytes)
+    Unmanaged<DeflateBudget.Account>.fromOpaque(opaque!).takeUnretainedValue().freed(bytes)
     if bytes >= pageBackedThreshold {
         munmap(raw, bytes + 16)
     } else {

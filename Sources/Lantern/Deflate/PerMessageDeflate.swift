@@ -10,17 +10,27 @@ final class PerMessageDeflate {
     /// Reused output buffers (kept only while small).
     private var inflated: [UInt8] = []
 
-    init(parameters: DeflateParameters, policy: DeflatePolicy, budget: DeflateBudget) {
+    /// Whose memory the inflater is: promised at the handshake (`DeflateBudget.reserve`), or
+    /// with no promise when none was made.
+    private let inflaterAccount: DeflateBudget.Account
+
+    init(parameters: DeflateParameters, policy: DeflatePolicy, budget: DeflateBudget, inflaterAccount: DeflateBudget.Account? = nil) {
         self.parameters = parameters
         self.policy = policy
         self.budget = budget
+        self.inflaterAccount = inflaterAccount ?? DeflateBudget.Account(budget: budget)
+    }
+
+    deinit {
+        decompressor = nil  // freed first, so its memory goes back to the promise...
+        inflaterAccount.release()  // ...which then goes back to the budget
     }
 
     /// Inflates a received message; UTF-8 of text is validated on the inflated bytes as they appear.
     /// The returned buffer is valid until the next call.
     func inflate(_ message: UnsafeRawBufferPointer, isText: Bool, limit: Int) throws(ProtocolError) -> [UInt8] {
         if decompressor == nil {
-            decompressor = Decompressor(windowBits: parameters.receiveWindowBits, budget: budget)
+            decompressor = Decompressor(windowBits: parameters.receiveWindowBits, account: inflaterAccount)
         }
         guard let decompressor else { throw .compressionError }
         var utf8 = UTF8Validator()

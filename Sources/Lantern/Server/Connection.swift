@@ -174,11 +174,14 @@ final class Connection<Handler: MessageHandler> {
         }
         let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))
         // The client may send compressed messages at any time once deflate is agreed, so its
-        // inflater cannot be refused later the way our compressor can: deflate is agreed only
-        // while the budget still has room for one.
+        // inflater cannot be refused later the way our compressor can: its memory is promised
+        // now, and deflate is agreed only if the budget still has room for that promise.
         let budget = server.deflateBudget
-        let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate)
-            .flatMap { budget.canAfford(Decompressor.estimatedBytes(windowBits: $0.receiveWindowBits)) ? $0 : nil }
+        var inflaterAccount: DeflateBudget.Account?
+        let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate).flatMap { parameters in
+            inflaterAccount = budget.reserve(Decompressor.estimatedBytes(windowBits: parameters.receiveWindowBits))
+            return inflaterAccount == nil ? nil : parameters
+        }
         var response = HTTPResponse(status: 101)
         response.header("Upgrade", "websocket")
         response.header("Connection", "Upgrade")
@@ -192,7 +195,9 @@ final class Connection<Handler: MessageHandler> {
             bytes.append(contentsOf: FrameHeader(fin: true, opcode: .text, payloadLength: UInt64(greeting.count)).encoded)
             bytes.append(contentsOf: greeting)
         }
-        let deflate = agreed.map { PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: server.deflateBudget) }
+        let deflate = agreed.map {
+            PerMessageDeflate(parameters: $0, policy: server.configuration.deflate, budget: budget, inflaterAccount: inflaterAccount)
+        }
         let outbox = handler.fansOut ? Outbox(limitBytes: limits.maxQueuedBytes) : nil
         let handle = ConnectionHandle(id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox, sendTimeoutMs: limits.sendTimeoutMs)
         server.metrics.upgrades.add(1)
