@@ -490,7 +490,7 @@ extension OperationsTests {
                 listed[flag] = (env.hasPrefix("LANTERN_") ? env : "", text)
                 i = j
             }
-            let valued = ["--host", "--port", "--greeting", "--max-message-bytes", "--max-header-bytes", "--max-connections",
+            let valued = ["--host", "--port", "--greeting", "--max-message-bytes", "--max-buffered-bytes", "--max-header-bytes", "--max-connections",
                           "--handshake-timeout", "--ping-interval", "--idle-timeout", "--send-timeout", "--busy-poll-us", "--deflate-memory",
                           "--deflate-window-bits", "--deflate-mem-level", "--deflate-level", "--deflate-client-window-bits",
                           "--deflate-threshold", "--deflate-budget", "--mode", "--max-queued-bytes", "--allow-origin", "--log-level"]
