@@ -160,12 +160,11 @@ final class Connection<Handler: MessageHandler> {
             let origin = try head.single("origin")
             let verdict = server.configuration.origins.verdict(origin: origin, host: head.authority)
             guard verdict == .allowed else {
-                if verdict == .publicName {
-                    // Say why a page of this very host was refused, and what to do about it.
-                    server.log(.warn, "ws refused origin=\(text(origin ?? [])): same host, but a public DNS name (DNS rebinding guard); allow it with --allow-origin \(text(origin ?? []))")
-                } else {
-                    server.log(.warn, "ws refused origin=\(text(origin ?? []))")
-                }
+                let shown = text(origin ?? [])
+                // For a page of this very host, say why and what to do about it.
+                let why = verdict == .publicName
+                    ? ": same host, but a public DNS name (DNS rebinding guard); allow it with --allow-origin \(shown)" : ""
+                server.log(.warn, "ws refused origin=\(shown)\(why)")
                 throw HandshakeError.forbidden
             }
         } catch {
@@ -177,11 +176,9 @@ final class Connection<Handler: MessageHandler> {
         // inflater cannot be refused later the way our compressor can: its memory is promised
         // now, and deflate is agreed only if the budget still has room for that promise.
         let budget = server.deflateBudget
-        var inflaterAccount: DeflateBudget.Account?
-        let agreed = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate).flatMap { parameters in
-            inflaterAccount = budget.reserve(Decompressor.estimatedBytes(windowBits: parameters.receiveWindowBits))
-            return inflaterAccount == nil ? nil : parameters
-        }
+        let negotiated = DeflateNegotiation.negotiate(offers, policy: server.configuration.deflate)
+        let inflaterAccount = negotiated.flatMap { budget.reserve(Decompressor.estimatedBytes(windowBits: $0.receiveWindowBits)) }
+        let agreed = inflaterAccount == nil ? nil : negotiated
         var response = HTTPResponse(status: 101)
         response.header("Upgrade", "websocket")
         response.header("Connection", "Upgrade")
