@@ -23,14 +23,17 @@ final class DeflateBudget: @unchecked Sendable {
     var committed: Int { lock.locked { liveBytes + reservedBytes } }
 
     /// Whether `bytes` more would still fit.
-    func canAfford(_ bytes: Int) -> Bool { lock.locked { liveBytes + reservedBytes + bytes <= limitBytes } }
+    func canAfford(_ bytes: Int) -> Bool { lock.locked { fits(bytes) } }
+
+    /// The limit applies to what zlib holds plus what is promised (call under `lock`).
+    private func fits(_ bytes: Int) -> Bool { liveBytes + reservedBytes + bytes <= limitBytes }
 
     /// Promises `bytes` to one stream yet to be created (a connection's inflater: its client may
     /// send a compressed message at any time, and that cannot be refused the way sending
     /// compressed can); nil when they do not fit.
     func reserve(_ bytes: Int) -> Account? {
         lock.locked { () -> Account? in
-            guard liveBytes + reservedBytes + bytes <= limitBytes else { return nil }
+            guard fits(bytes) else { return nil }
             reservedBytes += bytes
             return Account(budget: self, promised: bytes)
         }

@@ -15,8 +15,6 @@ final class MessageBudget: @unchecked Sendable {
 
     init(limitBytes: Int) { self.limitBytes = limitBytes }
 
-    var used: Int { lock.locked { heldBytes } }
-
     /// Moves a connection's charge from `charged` to `held` bytes; false (charge unchanged) when
     /// growing would pass the limit.
     func update(from charged: Int, to held: Int) -> Bool {
