@@ -38,11 +38,11 @@ struct HTTPResponse {
         while end < response.count && !(response[end - 3] == 0x0D && response[end - 2] == 0x0A
             && response[end - 1] == 0x0D && response[end] == 0x0A) { end += 1 }
         guard end < response.count else { return response }
-        let head = response[..<(end - 1)]
-        let field: [UInt8] = Array("\r\nconnection:".utf8)
-        var i = head.startIndex
-        while i + field.count <= head.endIndex {
-            if head[i..<(i + field.count)].lazy.map(ASCII.lowercased).elementsEqual(field) { return response }
+        // Any line of the head that is a Connection field (each line starts after a CRLF).
+        let field = Array("\r\nconnection:".utf8)
+        var i = 0
+        while i + field.count <= end - 1 {
+            if response[i] == 0x0D && response[i..<(i + field.count)].lazy.map(ASCII.lowercased).elementsEqual(field) { return response }
             i += 1
         }
         var announced = Array(response[..<(end - 1)])
