@@ -181,6 +181,17 @@ struct HTTPTests {
     }
 
     /// RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, or any request with two.
+    /// RFC 9110 §9.3.2: a response to HEAD has no body, refusals included.
+    @Test(arguments: [("/ws", 405), ("/%2e%2e/x", 400)] as [(String, Int)])
+    func refusalOfHeadHasNoBody(target: String, status: Int) throws {
+        let server = try ServerProcess.start()
+        defer { server.stop() }
+        let client = try server.connect()
+        try client.sendRequest("HEAD \(target) HTTP/1.1", headers: ["Host: 127.0.0.1"])
+        #expect(try client.readHTTPResponse(bodyless: true).status == status)
+        #expect(try client.readUntilEOF(timeout: 5).isEmpty, "bytes after the head of a HEAD response")
+    }
+
     @Test(arguments: [["GET /healthz HTTP/1.1"], ["GET /healthz HTTP/1.1", "Host: a", "Host: b"], ["GET /ws HTTP/1.1"]])
     func hostMissingOrRepeatedIs400(lines: [String]) throws {
         let server = try ServerProcess.start()
@@ -199,6 +210,17 @@ struct HTTPTests {
         ("GET http://127.0.0.1/healthz HTTP/1.1\r\n\r\n", 400),
         ("GET /healthz HTTP/1.1\r\nHost: a b/c\r\n\r\n", 400),
         ("GET /healthz HTTP/1.1\nHost: a\n\n", 400),
+        // RFC 3986 §3.2.3: a port is digits.
+        ("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:abc\r\n\r\n", 400),
+        // RFC 9112 §6.3: an invalid Content-Length is a framing error, whatever the target.
+        ("GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\n", 400),
+        ("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n", 400),
+        // RFC 9110 §9.1: a method nobody defined is 501 (405 is for known ones a resource refuses).
+        ("FOO /client HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        ("FOO /ws HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+        // RFC 9110 §15.6.6: another major version is 505; a later 1.x is served as 1.1.
+        ("GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+        ("GET /healthz HTTP/1.2\r\nHost: a\r\n\r\n", 200),
     ] as [(String, Int)])
     func requestFraming(request: String, status: Int) throws {
         let server = try ServerProcess.start(["--handshake-timeout", "30"])

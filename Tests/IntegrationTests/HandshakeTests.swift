@@ -69,6 +69,15 @@ struct HandshakeTests {
     @Test func version8Is426WithSupportedVersion() throws {
         let response = try expectRejection(upgrade("GET /ws HTTP/1.1", replacing: ["Sec-WebSocket-Version": "8"]), status: [426])
         #expect(response?.header("Sec-WebSocket-Version")?.contains("13") == true, "426 must carry Sec-WebSocket-Version: 13 (RFC 6455 §4.4); headers: \(response?.headers.map { "\($0.name): \($0.value)" } ?? [])")
+        expectUpgradeNamed(response)
+    }
+
+    /// RFC 9110 §15.5.22: a 426 MUST send Upgrade; §7.8: whoever sends Upgrade MUST list
+    /// "upgrade" in Connection.
+    private func expectUpgradeNamed(_ response: HTTPResponse?, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(response?.header("Upgrade")?.lowercased() == "websocket", sourceLocation: sourceLocation)
+        let connection = response?.header("Connection")?.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
+        #expect(connection.contains("upgrade") && connection.contains("close"), "Connection: \(connection)", sourceLocation: sourceLocation)
     }
 
     @Test func missingVersionIsRejected() throws {
@@ -76,7 +85,48 @@ struct HandshakeTests {
     }
 
     @Test func missingUpgradeHeaderOnWebSocketPathIsRejected() throws {
-        try expectRejection(upgrade("GET /ws HTTP/1.1", dropping: "Upgrade"), status: [400, 426])
+        let response = try expectRejection(upgrade("GET /ws HTTP/1.1", dropping: "Upgrade"), status: [426])
+        expectUpgradeNamed(response)
+    }
+
+    /// RFC 9110 §7.8: the client speaks WebSocket only once its request is complete, so a body
+    /// (or framing that promises one) would be read as frames: such requests are refused.
+    @Test(arguments: [
+        (["Content-Length: 5"], "hello"),
+        (["Transfer-Encoding: chunked"], "0\r\n\r\n"),
+        (["Content-Length: abc"], ""),
+    ] as [([String], String)])
+    func bodyOnUpgradeIs400(headers: [String], body: String) throws {
+        var request = upgrade("GET /ws HTTP/1.1", adding: headers)
+        request += Array(body.utf8) + RawClient.encodeFrame(opcode: 0x1, payload: Array("AB".utf8))
+        try expectRejection(request, status: [400])
+    }
+
+    /// RFC 9110 §7.8: Expect: 100-continue on an upgrade gets a 100 before the 101.
+    @Test func expectContinueGets100Then101() throws {
+        let server = try ServerProcess.start(["--greeting", ""])
+        defer { server.stop() }
+        let client = try server.connect()
+        let key = RawClient.makeKey()
+        try client.sendRequest("GET /ws HTTP/1.1", headers: RawClient.upgradeHeaders(port: server.port, key: key) + ["Expect: 100-continue"])
+        #expect(try client.readHTTPResponse(bodyless: true).status == 100)
+        let response = try client.readHTTPResponse(bodyless: true)
+        #expect(response.status == 101)
+        #expect(response.header("Sec-WebSocket-Accept") == RawClient.acceptValue(for: key))
+        try client.sendFrame(opcode: 0x1, payload: Array("after 100".utf8))
+        #expect(try client.readMessage().payload == Array("after 100".utf8))
+    }
+
+    /// RFC 6455 §4.2.1 asks for "HTTP/1.1 or higher"; RFC 9110 §2.5: a later 1.x is served as 1.1.
+    @Test func http12UpgradeIsAccepted() throws {
+        let server = try ServerProcess.start(["--greeting", ""])
+        defer { server.stop() }
+        let client = try server.connect()
+        let key = RawClient.makeKey()
+        try client.sendRequest("GET /ws HTTP/1.2", headers: RawClient.upgradeHeaders(port: server.port, key: key))
+        let response = try client.readHTTPResponse(bodyless: true)
+        #expect(response.status == 101)
+        #expect(response.statusLine.hasPrefix("HTTP/1.1 "))
     }
 
     @Test func postToWebSocketPathIs405WithAllow() throws {

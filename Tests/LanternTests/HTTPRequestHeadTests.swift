@@ -121,9 +121,14 @@ struct HTTPRequestHeadTests {
         request(["GET * HTTP/1.1"]),
         request(["G@T / HTTP/1.1"]),
         request(["GET /a\u{7F} HTTP/1.1"]),
-        request(["GET / HTTP/2.0"]),
-        request(["GET / HTTP/1.2"]),
         request(["GET / HTTP/1.10"]),
+        request(["GET / HTTP/11.1"]),
+        request(["GET / HTTP/1.x"]),
+        request(["GET / HTTP/a.1"]),
+        request(["GET / HTTP/1,1"]),
+        request(["GET http://:80/ HTTP/1.1"]),
+        request(["GET http://a:b/ HTTP/1.1"]),
+        request(["GET http://[::1/ HTTP/1.1"]),
         request(["GET / http/1.1"]),
         request(["GET / HTTP/1"]),
         request(["GET / HTTP/1.1", "Host server"]),
@@ -142,6 +147,21 @@ struct HTTPRequestHeadTests {
     ])
     func malformed(head: String) {
         #expect(handshakeStatus { _ = try parseHead(head) } == 400, "\(head.debugDescription)")
+    }
+
+    /// RFC 9110 §2.5: a later minor version is served as the highest we speak (1.1); RFC 9112
+    /// §2.3 and RFC 9110 §15.6.6: another major version is 505, not a malformed request.
+    @Test("HTTP versions", arguments: [
+        ("HTTP/1.0", 0), ("HTTP/1.1", 1), ("HTTP/1.2", 1), ("HTTP/1.9", 1),
+        ("HTTP/2.0", 505), ("HTTP/0.9", 505), ("HTTP/3.0", 505), ("HTTP/9.9", 505),
+    ] as [(String, Int)])
+    func versions(version: String, expected: Int) throws {
+        let line = request(["GET / \(version)", "Host: a"])
+        if expected >= 100 {
+            #expect(handshakeStatus { _ = try parseHead(line) } == expected)
+        } else {
+            #expect(try #require(try parseHead(line)).0.minorVersion == expected)
+        }
     }
 
     /// RFC 9112 §2.2: empty lines before the request line are ignored; until a request line
@@ -187,6 +207,25 @@ struct HTTPRequestHeadTests {
         (["GET / HTTP/1.1", "Host: a b/c"], false),
         (["GET / HTTP/1.1", "Host: user@box"], false),
         (["GET / HTTP/1.1", "Host: box/x"], false),
+        // RFC 3986 §3.2.2–3.2.3: the port is digits, an IP literal is bracketed, a percent
+        // sign starts two hex digits.
+        (["GET / HTTP/1.1", "Host: 127.0.0.1:abc"], false),
+        (["GET / HTTP/1.1", "Host: a:1:2"], false),
+        (["GET / HTTP/1.1", "Host: [::1"], false),
+        (["GET / HTTP/1.1", "Host: x]y"], false),
+        (["GET / HTTP/1.1", "Host: [::1]x"], false),
+        (["GET / HTTP/1.1", "Host: [::1]:8x"], false),
+        (["GET / HTTP/1.1", "Host: [1]"], false),
+        (["GET / HTTP/1.1", "Host: [g::1]"], false),
+        (["GET / HTTP/1.1", "Host: [v1.]"], false),
+        (["GET / HTTP/1.1", "Host: h%zzost"], false),
+        (["GET / HTTP/1.1", "Host: h%4"], false),
+        (["GET / HTTP/1.1", "Host: h%41st:80"], true),
+        (["GET / HTTP/1.1", "Host: box:"], true),
+        (["GET / HTTP/1.1", "Host: :8080"], true),
+        (["GET / HTTP/1.1", "Host: [::ffff:10.0.0.1]:80"], true),
+        (["GET / HTTP/1.1", "Host: [v7.fe:a]"], true),
+        (["GET / HTTP/1.1", "Host: 10.0.0.1:65535"], true),
     ] as [([String], Bool)])
     func hostRule(lines: [String], valid: Bool) throws {
         let (head, _) = try #require(try parseHead(request(lines)))
@@ -260,6 +299,8 @@ struct HandshakeValidateTests {
         "Upgrade: websocket, h2c",
         "Sec-WebSocket-Version:  13 ",
         "Sec-WebSocket-Key:   dGhlIHNhbXBsZSBub25jZQ==  ",
+        "Content-Length: 0",
+        "Content-Length: 0, 0",
     ])
     func acceptedVariations(line: String) throws {
         let name = String(line[..<line.firstIndex(of: ":")!])
@@ -297,6 +338,10 @@ struct HandshakeValidateTests {
         ("key not base64", 400),
         ("key without padding", 400),
         ("two keys", 400),
+        ("empty Host", 400),
+        ("Content-Length: 5", 400),
+        ("Content-Length: x", 400),
+        ("chunked", 400),
     ] as [(String, Int)])
     func refused(what: String, status: Int) throws {
         let change: (inout [String]) -> Void
@@ -319,6 +364,10 @@ struct HandshakeValidateTests {
         case "key not base64": change = replace("Sec-WebSocket-Key", with: "dGhlIHNhbXBsZSBub25jZQ!!")
         case "key without padding": change = replace("Sec-WebSocket-Key", with: "dGhlIHNhbXBsZSBub25jZQ")
         case "two keys": change = add("Sec-WebSocket-Key: AAECAwQFBgcICQoLDA0ODw==")
+        case "empty Host": change = replace("Host", with: "")
+        case "Content-Length: 5": change = add("Content-Length: 5")
+        case "Content-Length: x": change = add("Content-Length: x")
+        case "chunked": change = add("Transfer-Encoding: chunked")
         default: Issue.record("unknown case \(what)"); return
         }
         let head = try upgradeHead(change)
@@ -335,5 +384,7 @@ struct HandshakeValidateTests {
         #expect(HandshakeError.forbidden.status == 403)
         #expect(HandshakeError.serviceUnavailable.status == 503)
         #expect(HandshakeError.notFound.status == 404)
+        #expect(HandshakeError.notImplemented.status == 501)
+        #expect(HandshakeError.httpVersionNotSupported.status == 505)
     }
 }

@@ -14,6 +14,11 @@ public enum HandshakeError: Error, Equatable, Sendable {
     case forbidden
     case headerTooLarge
     case serviceUnavailable
+    /// A method this server does not know at all (RFC 9110 §9.1), as opposed to one a resource
+    /// does not allow (405).
+    case notImplemented
+    /// An HTTP major version other than 1 (RFC 9110 §15.6.6).
+    case httpVersionNotSupported
 
     public var status: Int {
         switch self {
@@ -23,7 +28,9 @@ public enum HandshakeError: Error, Equatable, Sendable {
         case .methodNotAllowed: return 405
         case .upgradeRequired, .unsupportedVersion: return 426
         case .headerTooLarge: return 431
+        case .notImplemented: return 501
         case .serviceUnavailable: return 503
+        case .httpVersionNotSupported: return 505
         }
     }
 
@@ -37,6 +44,8 @@ public enum HandshakeError: Error, Equatable, Sendable {
         case .unsupportedVersion: return "unsupported WebSocket version"
         case .headerTooLarge: return "request header too large"
         case .serviceUnavailable: return "too many connections"
+        case .notImplemented: return "method not implemented"
+        case .httpVersionNotSupported: return "HTTP version not supported"
         }
     }
 }
@@ -45,7 +54,7 @@ public enum HandshakeError: Error, Equatable, Sendable {
 public struct HTTPRequestHead: Sendable {
     public var method: [UInt8]
     public var target: [UInt8]
-    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1 and any later 1.x.
     public var minorVersion: Int
     public var headers: [(name: [UInt8], value: [UInt8])]
     /// The authority of an absolute-form target (RFC 9112 §3.2.2), which replaces Host.
@@ -111,13 +120,17 @@ public struct HTTPRequestHead: Sendable {
             authority = host
             target = path
         }
+        // RFC 9112 §2.3: "HTTP/" DIGIT "." DIGIT. A later 1.x is served as 1.1 (RFC 9110 §2.5);
+        // another major version is not ours to speak.
         let version = Array(parts[2])
-        let prefix: [UInt8] = Array("HTTP/1.".utf8)
-        guard version.count == 8, Array(version[0..<7]) == prefix, version[7] == UInt8(ascii: "0") || version[7] == UInt8(ascii: "1") else {
-            throw .badRequest("unsupported HTTP version")
+        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+        guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), digits.contains(version[5]),
+              version[6] == UInt8(ascii: "."), digits.contains(version[7]) else {
+            throw .badRequest("malformed HTTP version")
         }
-        return HTTPRequestHead(method: Array(parts[0]), target: target, minorVersion: Int(version[7] - UInt8(ascii: "0")),
-                               headers: [], absoluteAuthority: authority)
+        guard version[5] == UInt8(ascii: "1") else { throw .httpVersionNotSupported }
+        let minor = min(Int(version[7] - UInt8(ascii: "0")), 1)
+        return HTTPRequestHead(method: Array(parts[0]), target: target, minorVersion: minor, headers: [], absoluteAuthority: authority)
     }
 
     /// `http://authority/path?query` (scheme http or https, any case) as authority and
@@ -131,7 +144,8 @@ public struct HTTPRequestHead: Sendable {
         let rest = target[schemeLength...]
         let end = rest.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") } ?? rest.endIndex
         let authority = Array(rest[..<end])
-        guard !authority.isEmpty, authority.allSatisfy(isAuthorityByte) else { return nil }
+        // RFC 9110 §4.2.1: an http URI with an empty host is invalid.
+        guard let parsed = Authority(authority[...]), !parsed.host.isEmpty else { return nil }
         var path = Array(rest[end...])
         if path.first != UInt8(ascii: "/") { path.insert(UInt8(ascii: "/"), at: 0) }
         return (authority, path)
@@ -193,17 +207,17 @@ public struct HTTPRequestHead: Sendable {
             if minorVersion >= 1 { throw .badRequest("missing Host") }
             return
         }
-        guard host.allSatisfy(HTTPRequestHead.isAuthorityByte) else { throw .badRequest("invalid Host") }
+        guard Authority(host[...]) != nil else { throw .badRequest("invalid Host") }
     }
 
-    /// unreserved, pct-encoded, sub-delims, ":" and the brackets of an IP literal.
-    static func isAuthorityByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+    /// Whether the method is one HTTP defines (RFC 9110 §9, PATCH from RFC 5789); any other
+    /// is answered 501 rather than 405 (§9.1). Methods are case-sensitive.
+    public var hasKnownMethod: Bool {
+        for known: StaticString in ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
+        where known.withUTF8Buffer({ method.elementsEqual($0) }) {
             return true
-        default:
-            return "-._~%!$&'()*+,;=:[]".utf8.contains(b)
         }
+        return false
     }
 
     /// Whether the client asked to keep the connection open after this request (RFC 9112 §9.3).

@@ -14,8 +14,11 @@ public enum Handshake {
         // 1. A GET of HTTP/1.1 or later.
         guard head.method == Array("GET".utf8) else { throw .methodNotAllowed }
         guard head.minorVersion >= 1 else { throw .badRequest("WebSocket needs HTTP/1.1") }
-        // 2. A Host header.
-        guard try head.single("host") != nil else { throw .badRequest("missing Host") }
+        // 2. A Host header naming the server (a ws URI always has a host, §3).
+        guard let host = try head.single("host"), !host.isEmpty else { throw .badRequest("missing Host") }
+        // The client starts speaking WebSocket once its request is complete (RFC 9110 §7.8): a
+        // body would be read as frames.
+        guard try head.body() == .none else { throw .badRequest("request body on upgrade") }
         // 3–4. Upgrade: websocket, and Connection listing the upgrade token.
         if head.values("upgrade").isEmpty { throw .upgradeRequired }
         guard head.hasToken("upgrade", "websocket") else { throw .badRequest("Upgrade is not websocket") }

@@ -23,10 +23,9 @@ public struct OriginPolicy: Sendable {
         guard let origin else { return .allowed }
         let normalized = ASCII.trimmed(origin).map(ASCII.lowercased)
         for entry in allowed where entry == Array("*".utf8) || entry == normalized { return .allowed }
-        guard let host else { return .foreign }
-        let lowered = host.map(ASCII.lowercased)
-        guard OriginPolicy.sameHost(origin: normalized, host: lowered) else { return .foreign }
-        return OriginPolicy.isLocalName(OriginPolicy.split(lowered).0) ? .allowed : .publicName
+        guard let host, let authority = Authority(host.map(ASCII.lowercased)[...]),
+              OriginPolicy.sameHost(origin: normalized, host: authority) else { return .foreign }
+        return OriginPolicy.isLocalName(Array(authority.host)) ? .allowed : .publicName
     }
 
     /// DNS rebinding: a page served from a name its author controls in public DNS, with that
@@ -53,32 +52,17 @@ public struct OriginPolicy: Sendable {
 
     /// `scheme://name[:port]` against a Host header `name[:port]`; a missing port is the
     /// scheme's default on both sides (the Host of a request proxied over TLS often has none).
-    static func sameHost(origin: [UInt8], host: [UInt8]) -> Bool {
+    static func sameHost(origin: [UInt8], host: Authority) -> Bool {
         let separator = Array("://".utf8)
         guard let at = origin.indices.first(where: { origin[$0...].starts(with: separator) }) else { return false }
-        let scheme = Array(origin[..<at])
         let defaultPort: [UInt8]
-        switch String(decoding: scheme, as: UTF8.self) {
+        switch String(decoding: origin[..<at], as: UTF8.self) {
         case "http": defaultPort = Array("80".utf8)
         case "https": defaultPort = Array("443".utf8)
         default: return false
         }
-        let (originName, originPort) = split(Array(origin[(at + 3)...]))
-        let (hostName, hostPort) = split(host)
-        guard !originName.isEmpty, originName == hostName else { return false }
-        return (originPort ?? defaultPort) == (hostPort ?? defaultPort)
-    }
-
-    /// "name:port" -> (name, port); handles "[v6]:port".
-    static func split(_ authority: [UInt8]) -> ([UInt8], [UInt8]?) {
-        if authority.first == UInt8(ascii: "["), let close = authority.firstIndex(of: UInt8(ascii: "]")) {
-            let name = Array(authority[...close])
-            let rest = authority[(close + 1)...]
-            return rest.first == UInt8(ascii: ":") ? (name, Array(rest.dropFirst())) : (name, nil)
-        }
-        if let colon = authority.lastIndex(of: UInt8(ascii: ":")) {
-            return (Array(authority[..<colon]), Array(authority[(colon + 1)...]))
-        }
-        return (authority, nil)
+        guard let originAuthority = Authority(origin[(at + 3)...]), !originAuthority.host.isEmpty,
+              originAuthority.host.elementsEqual(host.host) else { return false }
+        return originAuthority.port(defaultingTo: defaultPort).elementsEqual(host.port(defaultingTo: defaultPort))
     }
 }

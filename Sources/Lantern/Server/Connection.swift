@@ -64,8 +64,9 @@ final class Connection<Handler: MessageHandler> {
             }
             if let (head, length) = parsed {
                 buffer.consume(length)
-                do { try head.checkHost() } catch {
-                    refuse(error, path: text(head.path))
+                let body: RequestBody
+                do { body = try head.checkMessage() } catch {
+                    refuse(error, path: text(head.path), isHead: head.method.elementsEqual("HEAD".utf8))
                     return nil
                 }
                 if head.path.elementsEqual("/ws".utf8) {
@@ -76,7 +77,7 @@ final class Connection<Handler: MessageHandler> {
                 server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
                 // A request body is never read, so the stream cannot be trusted after one;
                 // a failed upgrade attempt ends the connection like any handshake failure.
-                let closing = !keepOpen || hasBody(head) || !head.values("upgrade").isEmpty
+                let closing = !keepOpen || body != .none || !head.values("upgrade").isEmpty
                 let announced = HTTPResponse.announcing(response, closing: closing, minorVersion: head.minorVersion)
                 guard (try? socket.writeAll(announced)) != nil else { socket.close(); return nil }
                 if closing {
@@ -130,12 +131,17 @@ final class Connection<Handler: MessageHandler> {
         return (r.bytes, head.keepAlive)
     }
 
-    private func refuse(_ error: HandshakeError, path: String) {
+    /// Answers `error` and closes; after HEAD the response has no body (RFC 9110 §9.3.2).
+    private func refuse(_ error: HandshakeError, path: String, isHead: Bool = false) {
         server.metrics.refused(status: error.status)
-        let bytes = HTTPResponse.plain(status: error.status, message: error.message) { r in
+        // RFC 9110 §15.5.22 and §7.8: a 426 names the protocol to upgrade to, and a sender of
+        // Upgrade lists it in Connection too.
+        let upgrading = error.status == 426
+        let bytes = HTTPResponse.plain(status: error.status, message: error.message, connection: upgrading ? "Upgrade, close" : "close",
+                                       withBody: !isHead) { r in
+            if upgrading { r.header("Upgrade", "websocket") }
             switch error {
             case .unsupportedVersion: r.header("Sec-WebSocket-Version", "13")
-            case .upgradeRequired: r.header("Upgrade", "websocket")
             case .methodNotAllowed: r.header("Allow", "GET")
             case .serviceUnavailable: r.header("Retry-After", "5")
             default: break
@@ -144,11 +150,6 @@ final class Connection<Handler: MessageHandler> {
         server.log(.info, "http refused \(path) \(error.status) \(text(error.message))")
         _ = try? socket.writeAll(bytes)
         socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
-    }
-
-    private func hasBody(_ head: HTTPRequestHead) -> Bool {
-        if !head.values("transfer-encoding").isEmpty { return true }
-        return head.values("content-length").contains { !$0.allSatisfy { $0 == UInt8(ascii: "0") } }
     }
 
     // MARK: WebSocket
@@ -168,7 +169,7 @@ final class Connection<Handler: MessageHandler> {
                 throw HandshakeError.forbidden
             }
         } catch {
-            refuse(error, path: "/ws")
+            refuse(error, path: "/ws", isHead: head.method.elementsEqual("HEAD".utf8))
             return nil
         }
         let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))
@@ -185,7 +186,9 @@ final class Connection<Handler: MessageHandler> {
         response.header("Sec-WebSocket-Accept", bytes: accept)
         if let agreed { response.header("Sec-WebSocket-Extensions", bytes: agreed.response) }
         response.finish()
-        var bytes = response.bytes
+        // RFC 9110 §7.8: a client that expects 100-continue gets it before the 101.
+        var bytes = head.hasToken("expect", "100-continue") ? Array("HTTP/1.1 100 Continue\r\n\r\n".utf8) : []
+        bytes.append(contentsOf: response.bytes)
         let greeting = server.configuration.greeting
         if !greeting.isEmpty {
             // The greeting rides in the same write as the 101: one syscall, one packet.

@@ -51,16 +51,20 @@ struct HTTPResponse {
         return announced
     }
 
-    /// A complete short plain-text response that closes the connection (errors).
-    static func plain(status: Int, message: StaticString, extraHeaders: (inout HTTPResponse) -> Void = { _ in }) -> [UInt8] {
+    /// A complete short plain-text response that closes the connection (errors); without its
+    /// body (but with the length it would have) when answering HEAD.
+    static func plain(status: Int, message: StaticString, connection: StaticString = "close", withBody: Bool = true,
+                      extraHeaders: (inout HTTPResponse) -> Void = { _ in }) -> [UInt8] {
         var r = HTTPResponse(status: status)
         r.header("Content-Type", "text/plain; charset=utf-8")
         r.header("Content-Length", String(message.utf8CodeUnitCount + 1))
-        r.header("Connection", "close")
+        r.header("Connection", connection)
         extraHeaders(&r)
         r.append("\r\n")
-        r.append(message)
-        r.append("\n")
+        if withBody {
+            r.append(message)
+            r.append("\n")
+        }
         return r.bytes
     }
 
@@ -97,7 +101,9 @@ struct HTTPResponse {
         case 405: return "Method Not Allowed"
         case 426: return "Upgrade Required"
         case 431: return "Request Header Fields Too Large"
+        case 501: return "Not Implemented"
         case 503: return "Service Unavailable"
+        case 505: return "HTTP Version Not Supported"
         default: return "Status"
         }
     }

@@ -26,13 +26,13 @@ final class Metrics: Sendable {
     let httpRequests = Counter()
     /// Refused upgrades and requests by HTTP status.
     private let refusals: [Counter]
-    private let refusalStatuses = [400, 403, 404, 405, 426, 431, 503]
+    private let refusalStatuses = [400, 403, 404, 405, 426, 431, 501, 503, 505]
     /// Closes by close code (1000...1015), anything else in `otherCloses`.
     private let closes: [Counter]
     private let otherCloses = Counter()
 
     init() {
-        refusals = (0..<7).map { _ in Counter() }
+        refusals = refusalStatuses.map { _ in Counter() }
         closes = (0..<16).map { _ in Counter() }
     }
 

@@ -24,7 +24,7 @@ struct StaticResponder: Sendable {
         let isGet = head.method == Array("GET".utf8)
         // 1. The path as the table spells it; anything ambiguous is refused outright.
         guard let path = RequestPath.decode(head.path) else {
-            return (HTTPResponse.plain(status: 400, message: "bad request path"), false)
+            return (HTTPResponse.plain(status: 400, message: "bad request path", withBody: !isHead), false)
         }
         if path.elementsEqual("/".utf8) {
             guard isGet || isHead else { return methodNotAllowed() }
