@@ -360,6 +360,23 @@ struct HardeningTests {
 
     // MARK: 5. Slow consumer
 
+    /// `--send-timeout` bounds a whole stalled write from its first `sendmsg`. The budget used to
+    /// start only after that call had itself blocked for a full SO_SNDTIMEO: 2 s became 4 s.
+    @Test func sendTimeoutCountsFromTheFirstBlockedWrite() throws {
+        let server = try ServerProcess.start(["--greeting", "", "--send-timeout", "2", "--max-message-bytes", String(16 << 20)])
+        defer { server.stop() }
+        let peer = try server.webSocket(timeout: 10)
+        var small: Int32 = 4096
+        setsockopt(peer.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        // One message larger than every buffer on the way back: the server has all of it (our
+        // send returns) and starts its echo, which stalls because we never read.
+        try peer.send(RawClient.encodeFrame(opcode: Op.binary, payload: Payload.binary(8 << 20)))
+        let sent = Clock.now()
+        #expect(server.stderr.wait(timeout: 10) { text, _ in text.contains("ws-close") })
+        let took = Clock.now() - sent
+        #expect(took >= 1.5 && took <= 3.2, "closed \(Fmt.s(took)) after the echo began (send timeout 2 s)")
+    }
+
     /// A peer that sends big messages and never reads is closed once an echo write stalls for
     /// `--send-timeout` (1 s); another client's echoes stay fast and RSS stays bounded meanwhile.
     @Test func slowConsumerIsClosedAfterSendTimeoutWhileOthersStayFast() throws {

@@ -31,6 +31,24 @@ struct LimitsTests {
         Expect.serverStillEchoes(server)
     }
 
+    /// A 503 at the connection cap is counted in /metrics: overload is what operators watch
+    /// that counter for.
+    @Test func connectionCapRefusalsAreCounted() throws {
+        let server = try ServerProcess.start(["--greeting", "", "--max-connections", "1"])
+        defer { server.stop() }
+        let a = try server.webSocket()
+        let c = try server.connect()
+        try c.sendRequest("GET /ws HTTP/1.1", headers: RawClient.upgradeHeaders(port: server.port, key: RawClient.makeKey()))
+        #expect(try c.readHTTPResponse().status == 503)
+        // The slot is free again once the log says the WebSocket left (released before that line).
+        try a.sendClose(code: 1000)
+        Expect.serverCloses(a, codes: [1000])
+        #expect(server.stderr.wait(timeout: 5) { text, _ in
+            PipeCollector.completeLines(text).contains { $0.contains("ws-close") && $0.split(separator: " ").contains("open=0") }
+        })
+        #expect(try Ops.metrics(server.port)["lantern_requests_refused_total{status=\"503\"}"] == 1)
+    }
+
     /// A client may keep a message half-sent for as long as it answers pings. Such bytes, beyond
     /// each connection's first 64 KiB, share one cap (--max-buffered-bytes); the connection that
     /// would pass it is closed with 1013 (try again later) while the others carry on.

@@ -252,7 +252,7 @@ final class Connection<Handler: MessageHandler> {
         var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
         var charged = 0
         defer { _ = server.messageBudget.update(from: charged, to: 0) }
-        setReceiveTimeout(heartbeat.nextWaitMs)
+        setReceiveTimeout(heartbeat.nextWaitMs(now: MonotonicClock.nowMs()))
         while true {
             var handledMessage = false
             do throws(ProtocolError) {
@@ -292,14 +292,17 @@ final class Connection<Handler: MessageHandler> {
             if decoder.remainingPayload > UInt64(buffer.capacity) && buffer.capacity < ReadBufferSizes.large {
                 buffer.reserve(ReadBufferSizes.large)
             }
+            let now: Int
             do {
                 if try readMore(afterAnswering: handledMessage) <= 0 {
                     return (handle.hasSentClose ? .goingAway : .abnormalClosure, .abort)
                 }
-                heartbeat.heard(now: MonotonicClock.nowMs())
+                now = MonotonicClock.nowMs()
+                heartbeat.heard(now: now)
             } catch {
                 guard error.isTimeout else { return (.abnormalClosure, .abort) }
-                switch heartbeat.timedOut(now: MonotonicClock.nowMs()) {
+                now = MonotonicClock.nowMs()
+                switch heartbeat.timedOut(now: now) {
                 case .ping:
                     guard (try? handle.send(.ping, [])) != nil else { return (.abnormalClosure, .abort) }
                 case .close:
@@ -310,7 +313,9 @@ final class Connection<Handler: MessageHandler> {
                     break
                 }
             }
-            setReceiveTimeout(heartbeat.nextWaitMs)
+            // The same `now` as `heard`: after a read the wait stays the same value, so the
+            // receive timeout is not set again.
+            setReceiveTimeout(heartbeat.nextWaitMs(now: now))
         }
     }
 

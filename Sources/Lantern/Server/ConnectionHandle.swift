@@ -132,19 +132,27 @@ final class ConnectionHandle: @unchecked Sendable {
         (try? send(.connectionClose, ClosePayload.encode(code: code, reason: reason))) ?? false
     }
 
-    /// Like `sendClose`, but gives up at once when another thread is mid-write (shutdown must
-    /// not queue behind a write stalled on a peer that stopped reading). Nil means "busy, retry".
+    /// Like `sendClose`, but never waits: it gives up at once when another thread is mid-write,
+    /// and when the socket buffer has no room (a peer that stopped reading while its thread
+    /// sits in `recv`); shutdown must not spend a send timeout on each such peer. Nil means
+    /// "busy, retry".
     func trySendClose(_ code: CloseCode, reason: StaticString) -> Bool? {
         let payload = ClosePayload.encode(code: code, reason: reason)
         let sent = writeLock.tryLocked { () -> Bool? in
             if !opened { return nil }
             if closeSent { return false }
             closeSent = true
-            let result = payload.withUnsafeBytes { p in Result { () throws(Errno) in try Self.writeFrame(socket, .connectionClose, p, 0, sendTimeoutMs) } }
-            if case .failure = result { return false }
-            return true
+            return sendWithoutWaiting(.connectionClose, payload)
         }
         return sent ?? nil
+    }
+
+    /// One small frame if the socket buffer takes all of it now. A frame cut short cannot be
+    /// finished either, so the caller treats the stream as over (it closes or shuts it down).
+    /// The write lock must be held.
+    private func sendWithoutWaiting(_ opcode: Opcode, _ payload: [UInt8]) -> Bool {
+        let frame = FrameHeader(fin: true, opcode: opcode, payloadLength: UInt64(payload.count)).encoded + payload
+        return Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) == frame.count
     }
 
     /// Ends a connection whose queue overflowed: 1008 "slow consumer" if the frame fits in the
@@ -160,8 +168,7 @@ final class ConnectionHandle: @unchecked Sendable {
             _ = writeLock.tryLocked { () -> Void in
                 if closeSent || !opened { return }
                 closeSent = true
-                let frame = FrameHeader(fin: true, opcode: .connectionClose, payloadLength: UInt64(payload.count)).encoded + payload
-                _ = Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+                _ = sendWithoutWaiting(.connectionClose, payload)
             }
             // Whatever the kernel still holds for this peer is dropped at close, not kept.
             socket.setAbortiveClose()

@@ -19,11 +19,12 @@ struct Heartbeat {
         lastPingMs = nil
     }
 
-    /// How long the next read may block before `timedOut` must be consulted.
-    var nextWaitMs: Int {
-        guard pingIntervalMs > 0 else { return idleTimeoutMs }
-        if lastPingMs == nil { return pingIntervalMs }
-        return max(1, min(pingIntervalMs, idleTimeoutMs - pingIntervalMs))
+    /// How long the next read may block: until the next ping is due or the idle limit, whichever
+    /// comes first (right after `heard`, simply the smaller of the two settings).
+    func nextWaitMs(now: Int) -> Int {
+        var due = lastHeardMs + idleTimeoutMs
+        if pingIntervalMs > 0 { due = min(due, (lastPingMs ?? lastHeardMs) + pingIntervalMs) }
+        return max(1, due - now)
     }
 
     mutating func timedOut(now: Int) -> Action {

@@ -21,13 +21,16 @@ struct Socket: Sendable {
         timeoutMs: Int = 0
     ) throws(Errno) {
         var a = first, b = second
-        var deadline = 0
+        // The budget starts with the first call, which may itself block for all of SO_SNDTIMEO;
+        // the clock is read only once a write has come back short.
+        let started = timeoutMs > 0 ? MonotonicClock.nowMs() : 0
+        var partial = false
         var shortened = false
         defer { if shortened { setSendTimeout(milliseconds: timeoutMs) } }
         while a.count + b.count > 0 {
-            if deadline > 0 {
-                // A partial write happened: only what is left of the budget remains.
-                let remaining = deadline - MonotonicClock.nowMs()
+            if partial {
+                // Only what is left of the budget remains.
+                let remaining = started + timeoutMs - MonotonicClock.nowMs()
                 if remaining <= 0 { throw Errno(EAGAIN) }
                 setSendTimeout(milliseconds: remaining)
                 shortened = true
@@ -42,9 +45,7 @@ struct Socket: Sendable {
                 msg.msg_iovlen = 2
                 return Result { () throws(Errno) -> Int in try Errno.retrying { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
             }.get()
-            if timeoutMs > 0 && deadline == 0 && sent < a.count + b.count {
-                deadline = MonotonicClock.nowMs() + timeoutMs
-            }
+            if timeoutMs > 0 && sent < a.count + b.count { partial = true }
             if sent >= a.count {
                 let rest = sent - a.count
                 a = UnsafeRawBufferPointer(start: nil, count: 0)

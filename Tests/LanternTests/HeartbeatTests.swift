@@ -1,0 +1,49 @@
+import Testing
+@testable import Lantern
+
+@Suite("Heartbeat")
+struct HeartbeatTests {
+    /// A peer that never answers: the connection sleeps exactly as long as `nextWaitMs` says and
+    /// acts on each wake-up. Returns the ping times and the close time.
+    func silentPeer(pingSeconds: Int, idleSeconds: Int) -> (pings: [Int], closedAt: Int?) {
+        var limits = Limits()
+        limits.pingIntervalMs = pingSeconds * 1000
+        limits.idleTimeoutMs = idleSeconds * 1000
+        var heartbeat = Heartbeat(limits: limits, now: 0)
+        var now = 0
+        var pings: [Int] = []
+        for _ in 0..<1000 {
+            now += heartbeat.nextWaitMs(now: now)
+            switch heartbeat.timedOut(now: now) {
+            case .ping: pings.append(now)
+            case .close: return (pings, now)
+            case .wait: continue
+            }
+        }
+        return (pings, nil)
+    }
+
+    /// The idle limit is kept to the millisecond even when it is not a multiple of the ping
+    /// interval (it used to be rounded up to the next ping: 30 / 100 s closed at 120 s).
+    @Test(arguments: [(30, 60, [30_000], 60_000), (30, 100, [30_000, 60_000, 90_000], 100_000),
+                      (2, 5, [2_000, 4_000], 5_000), (4, 10, [4_000, 8_000], 10_000), (0, 7, [], 7_000),
+                      (10, 5, [], 5_000)] as [(Int, Int, [Int], Int)])
+    func silentPeerIsPingedThenClosedOnTime(ping: Int, idle: Int, pings: [Int], closedAt: Int) {
+        let result = silentPeer(pingSeconds: ping, idleSeconds: idle)
+        #expect(result.pings == pings)
+        #expect(result.closedAt == closedAt)
+    }
+
+    /// Right after a read the wait is the smaller setting, the same value every time, so the
+    /// connection does not set its receive timeout again on every message.
+    @Test func waitAfterHearingIsConstant() {
+        var limits = Limits()
+        limits.pingIntervalMs = 30_000
+        limits.idleTimeoutMs = 60_000
+        var heartbeat = Heartbeat(limits: limits, now: 0)
+        for now in [5, 1_000, 29_999, 45_000, 100_000] {
+            heartbeat.heard(now: now)
+            #expect(heartbeat.nextWaitMs(now: now) == 30_000)
+        }
+    }
+}
