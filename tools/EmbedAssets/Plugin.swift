@@ -7,8 +7,9 @@ import PackagePlugin
 /// SwiftPM re-invokes this plugin only when it re-plans the build (a change to Package.swift
 /// or to a target's folder), and `Web/` belongs to no target. So the command's inputs are every
 /// file (an edit or `touch` re-runs it) and every folder (adding or removing a file changes the
-/// folder's mtime and re-runs it; EmbedTool then scans `Web/` afresh). Deleting or renaming an
-/// asset still fails with "missing inputs" until the build is re-planned: `touch Package.swift`.
+/// folder's mtime and re-runs it; EmbedTool then scans `Web/` afresh). A file that is new to
+/// the plan is not an input itself, so its later edits go unnoticed until the build is
+/// re-planned (`touch Package.swift`); EmbedTool warns about such files.
 @main
 struct EmbedAssets: BuildToolPlugin {
     /// Returns the single command that regenerates the asset table.

@@ -205,14 +205,23 @@ do {
     let output = URL(fileURLWithPath: arguments[0])
     let webDirectory = URL(fileURLWithPath: arguments[1], isDirectory: true)
     // 2. The listed files only catch wiring mistakes; the fresh scan decides what is embedded.
-    for listed in arguments.dropFirst(2) {
-        let path = URL(fileURLWithPath: listed).standardizedFileURL.path(percentEncoded: false)
+    var listed: Set<String> = []
+    for argument in arguments.dropFirst(2) {
+        let path = URL(fileURLWithPath: argument).standardizedFileURL.path(percentEncoded: false)
         guard path.hasPrefix(webDirectory.standardizedFileURL.path(percentEncoded: false)) else {
             throw EmbedError("\(path) is not inside \(webDirectory.path(percentEncoded: false))")
         }
+        listed.insert(path)
+    }
+    let files = try assetFiles(in: webDirectory)
+    // A file the plan does not list (new since SwiftPM last planned, e.g. in a new sub-folder)
+    // is embedded now, but SwiftPM will not notice its later edits: say how to fix that.
+    for file in files where !listed.contains(file.standardizedFileURL.path(percentEncoded: false)) {
+        FileHandle.standardError.write(Data(("warning: \(file.path(percentEncoded: false)) is new to this build plan: it is embedded, "
+            + "but later edits to it go unnoticed until the build is re-planned (touch Package.swift)\n").utf8))
     }
     // 3. One entry per file, in UTF-8 byte order of the request path.
-    let entries = try assetFiles(in: webDirectory)
+    let entries = try files
         .map { try entry(for: $0, in: webDirectory) }
         .sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
     // 4. Rewriting identical content would only bump the mtime and recompile the module.
