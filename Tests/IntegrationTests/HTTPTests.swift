@@ -221,6 +221,8 @@ struct HTTPTests {
         // RFC 9110 §15.6.6: another major version is 505; a later 1.x is served as 1.1.
         ("GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", 505),
         ("GET /healthz HTTP/1.2\r\nHost: a\r\n\r\n", 200),
+        // RFC 9112 §3.2.4 / RFC 9110 §9.3.7: OPTIONS for the server as a whole.
+        ("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", 200),
     ] as [(String, Int)])
     func requestFraming(request: String, status: Int) throws {
         let server = try ServerProcess.start(["--handshake-timeout", "30"])

@@ -119,6 +119,8 @@ struct HTTPRequestHeadTests {
         request(["GET http:///a HTTP/1.1"]),
         request(["GET http://user@example.com/ HTTP/1.1"]),
         request(["GET * HTTP/1.1"]),
+        request(["options * HTTP/1.1"]),
+        request(["OPTIONS ** HTTP/1.1"]),
         request(["G@T / HTTP/1.1"]),
         request(["GET /a\u{7F} HTTP/1.1"]),
         request(["GET / HTTP/1.10"]),
@@ -255,6 +257,13 @@ struct HTTPRequestHeadTests {
         let (head, _) = try #require(try parseHead(request(["GET \(target) HTTP/1.1"])))
         #expect(text(Array(head.path)) == path)
         #expect(text(head.target) == target)
+    }
+
+    /// RFC 9112 §3.2.4: the asterisk form, for OPTIONS only (the others are in `malformed`).
+    @Test func asteriskFormForOptions() throws {
+        let (head, _) = try #require(try parseHead(request(["OPTIONS * HTTP/1.1", "Host: a"])))
+        #expect(head.target == Array("*".utf8))
+        #expect(throws: Never.self) { _ = try head.checkMessage() }
     }
 
     @Test("methods are any token, kept as sent", arguments: ["GET", "HEAD", "POST", "OPTIONS", "get", "M-SEARCH"])

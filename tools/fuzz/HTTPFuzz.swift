@@ -60,7 +60,8 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         }
     case .head(let method, let target, let minor, let headers, let at):
         check(frame == .end(at), "head length is not just past the first CRLFCRLF after the empty lines")
-        check(!method.isEmpty && !target.isEmpty && target[0] == UInt8(ascii: "/"), "bad request line accepted")
+        let asterisk = target == [UInt8(ascii: "*")] && method == Array("OPTIONS".utf8)
+        check(!method.isEmpty && !target.isEmpty && (target[0] == UInt8(ascii: "/") || asterisk), "bad request line accepted")
         check(minor == 0 || minor == 1, "bad minor version")
         for line in headers {
             let name = line.prefix { $0 != 0 }

@@ -115,7 +115,10 @@ public struct HTTPRequestHead: Sendable {
         // Origin-form (RFC 9112 §3.2.1), or absolute-form, which a server MUST accept (§3.2.2):
         // kept as its path and query, its authority standing in for Host.
         var authority: [UInt8]?
-        if target[0] != UInt8(ascii: "/") {
+        if target == [UInt8(ascii: "*")] {
+            // Asterisk-form: the server as a whole, for OPTIONS only (§3.2.4).
+            guard parts[0].elementsEqual("OPTIONS".utf8) else { throw .badRequest("malformed request target") }
+        } else if target[0] != UInt8(ascii: "/") {
             guard let (host, path) = splitAbsoluteForm(target) else { throw .badRequest("malformed request target") }
             authority = host
             target = path

@@ -104,8 +104,16 @@ final class Connection<Handler: MessageHandler> {
         }
     }
 
-    /// GET /healthz and GET /metrics (Prometheus text format).
+    /// GET /healthz and GET /metrics (Prometheus text format), and `OPTIONS *`.
     private func operationsResponse(_ head: HTTPRequestHead) -> (bytes: [UInt8], keepOpen: Bool)? {
+        if head.target == [UInt8(ascii: "*")] {
+            // RFC 9110 §9.3.7: what the server as a whole supports.
+            var r = HTTPResponse(status: 200)
+            r.header("Allow", "GET, HEAD")
+            r.header("Content-Length", "0")
+            r.finish()
+            return (r.bytes, head.keepAlive)
+        }
         let isHead = head.method == Array("HEAD".utf8)
         let isHealth = head.path.elementsEqual("/healthz".utf8)
         guard isHealth || head.path.elementsEqual("/metrics".utf8) else { return nil }
