@@ -20,37 +20,50 @@
 
   const RETRY_MIN_MS = 500;     // first retry after about half a second ...
   const RETRY_MAX_MS = 15000;   // ... doubling up to this cap
+  const STABLE_MS = 5000;       // a connection open this long resets the backoff; one closed sooner
+                                // (1001 while stopping, 1008, 1009, 1013 at once) keeps it growing
+  const CONNECT_TIMEOUT_MS = 10000;  // an attempt not open by then is abandoned: a vanished box or a
+                                     // silent listener would hold it until the OS gives up (~2 min)
+  const HINT_AFTER = 3;         // attempts in a row that never opened before the status says more
+  const HINT = 'the server may be down or refusing this page; its log says why';
   const MAX_ITEMS = 500;        // the conversation keeps this many entries
   const MAX_PENDING = 1000;     // sent messages still waiting for their echo
   const HEX_PREVIEW = 32;       // bytes shown of a binary message
   const CLOSE_CODES = {         // RFC 6455 §7.4.1 names of the codes a user may meet
     1000: 'normal', 1001: 'going away', 1002: 'protocol error', 1003: 'unsupported data',
     1006: 'no close frame', 1007: 'invalid data', 1008: 'policy violation', 1009: 'message too big',
-    1011: 'server error',
+    1011: 'server error', 1013: 'try again later',
   };
 
   let socket = null;            // the current WebSocket, null while waiting to retry
-  let attempt = 0;              // failed attempts since the last open, for the backoff
+  let attempt = 0;              // attempts since the last connection that stayed open STABLE_MS, for the backoff
+  let unopened = 0;             // attempts in a row that never opened, for the hint
+  let openedAt = 0;             // Date.now() when the current connection opened
   let retryTimer = 0;
   let countdownTimer = 0;
+  let connectTimer = 0;         // abandons the current attempt after CONNECT_TIMEOUT_MS
   let pending = [];             // {data, sentAt}: our messages in send order, to time their echoes
   let wasOpen = false;          // whether the socket that just closed had opened (log it once)
   const encoder = new TextEncoder();
 
   // The status text is a live region; the retry countdown beside it is not, so a screen
-  // reader hears "closed (code 1006, …)" once rather than every second.
+  // reader hears "closed (code 1006, …)" once rather than every second. The countdown calls
+  // this every second with the same status, and rewriting even the same text may be announced
+  // again: each piece is written only when it changes.
   function setStatus(state, text, retry) {
-    statusText.textContent = text;
-    retryText.textContent = retry || '';
-    statusText.dataset.state = state;
-    statusBox.dataset.state = state;
+    if (statusText.textContent !== text) statusText.textContent = text;
+    if (retryText.textContent !== (retry || '')) retryText.textContent = retry || '';
+    if (statusText.dataset.state !== state) statusText.dataset.state = state;
+    if (statusBox.dataset.state !== state) statusBox.dataset.state = state;
     sendButton.disabled = state !== 'open';
-    reconnectButton.disabled = state === 'connecting';
+    // Reconnect stays usable while connecting: it is how a user abandons an attempt that hangs.
+    reconnectButton.disabled = false;
   }
 
   function connect() {
     clearTimeout(retryTimer);
     clearInterval(countdownTimer);
+    clearTimeout(connectTimer);
     setStatus('connecting', attempt > 0 ? 'connecting (attempt ' + (attempt + 1) + ')' : 'connecting');
     let ws;
     try {
@@ -61,9 +74,19 @@
     }
     ws.binaryType = 'arraybuffer';
     socket = ws;
+    // TCP may connect while the upgrade is never answered; the browser would then wait for the
+    // OS to give up. Abandon the attempt ourselves and retry as after any failure.
+    connectTimer = setTimeout(() => {
+      if (socket !== ws) return;
+      socket = null;  // its close event is now ignored
+      ws.close();
+      notOpened('no answer from the server within ' + CONNECT_TIMEOUT_MS / 1000 + ' s');
+    }, CONNECT_TIMEOUT_MS);
     ws.onopen = () => {
       if (socket !== ws) return;
-      attempt = 0;
+      clearTimeout(connectTimer);
+      unopened = 0;
+      openedAt = Date.now();
       pending = [];
       wasOpen = true;
       setStatus('open', 'open');
@@ -76,16 +99,31 @@
     };
     ws.onclose = (event) => {
       if (socket !== ws) return;
+      clearTimeout(connectTimer);
       socket = null;
       pending = [];
       showCompression(null);
       const name = CLOSE_CODES[event.code];
       const why = 'closed (code ' + event.code + (name ? ', ' + name : '') + (event.reason ? ': ' + event.reason : '') + ')';
       // Failed retries only update the status line; the conversation notes each lost connection.
-      if (wasOpen) addItem('system', 'Connection ' + why);
+      if (!wasOpen) {
+        notOpened(why);
+        return;
+      }
+      addItem('system', 'Connection ' + why);
       wasOpen = false;
+      // Only a connection that lasted resets the backoff: a server that accepts and closes at
+      // once (stopping, or refusing every page's first message) is not hit every 0.5 s forever.
+      if (Date.now() - openedAt >= STABLE_MS) attempt = 0;
       scheduleRetry(why);
     };
+  }
+
+  // A page learns nothing about a refused upgrade (the server's Origin rule answers 403, yet the
+  // page sees code 1006 as for a server that is down), so after a few say where to look.
+  function notOpened(why) {
+    unopened += 1;
+    scheduleRetry(unopened >= HINT_AFTER ? why + '; ' + HINT : why);
   }
 
   // Capped exponential backoff with ±20 % jitter, so a restarted server is not hit by every
@@ -125,13 +163,16 @@
     return true;
   }
 
-  // An echo server answers in order: the oldest message still pending is the one coming back.
+  // An echo server answers in order, so the echo is normally the oldest message still pending.
+  // One that comes back changed (a lone surrogate is sent as U+FFFD) never matches: take the
+  // first pending message that does, and drop the older ones with it, or none gets an RTT again.
   function received(data) {
     const payload = typeof data === 'string' ? data : new Uint8Array(data);
-    const oldest = pending[0];
-    if (oldest && sameData(oldest.data, payload)) {
-      pending.shift();
-      addItem('received', payload, 'echo', performance.now() - oldest.sentAt);
+    const index = pending.findIndex((entry) => sameData(entry.data, payload));
+    if (index >= 0) {
+      const match = pending[index];
+      pending.splice(0, index + 1);
+      addItem('received', payload, 'echo', performance.now() - match.sentAt);
     } else {
       addItem('received', payload, 'from server');
     }
@@ -196,22 +237,27 @@
     input.focus();
   });
 
-  reconnectButton.addEventListener('click', () => {
+  // Drops the current socket, open or still connecting, and connects at once with the backoff reset.
+  function restart(reason) {
     attempt = 0;
-    if (socket) {
-      const old = socket;
-      socket = null;  // its close event is now ignored
-      old.close(1000, 'reconnect requested');
-      addItem('system', 'Reconnecting…');
-    }
+    const old = socket;
+    socket = null;  // its close event is now ignored
+    wasOpen = false;  // so a failure of the next attempt is not taken for this connection's end
+    if (old) old.close(1000, reason);
     connect();
+  }
+
+  reconnectButton.addEventListener('click', () => {
+    if (socket) addItem('system', 'Reconnecting…');
+    restart('reconnect requested');
   });
 
   $('clear').addEventListener('click', () => list.replaceChildren());
 
-  // Back online (a laptop waking up, Wi-Fi returning): retry now instead of waiting.
+  // Back online (a laptop waking up, Wi-Fi returning): retry now instead of waiting, and
+  // restart an attempt still connecting, which may have been begun on the lost network.
   window.addEventListener('online', () => {
-    if (!socket) { attempt = 0; connect(); }
+    if (!socket || socket.readyState === WebSocket.CONNECTING) restart('back online');
   });
 
   connect();

@@ -6,7 +6,11 @@ library and Debian's chromium is needed. Usage: cdp_test.py BIN OUTDIR [CHROMIUM
 Starts BIN on a free port, opens /client and checks what a user would see: the greeting, an echo
 with its round-trip time, permessage-deflate, an HTML payload shown as text, binary messages, no
 CSP violation or script error, and a reconnect by itself after the server is killed and
-restarted on the same port. Every wait is bounded; any failed check exits 1."""
+restarted on the same port. On the way: an echo that comes back changed (a lone surrogate) does
+not cost later echoes their RTT; refused attempts get a hint; the retry countdown leaves the
+status live region alone; an attempt a silent listener never answers is abandoned; Reconnect and
+`online` restart an attempt still connecting; and a server that closes every connection at once
+(1009) sees the backoff grow. Every wait is bounded; any failed check exits 1."""
 import base64
 import json
 import os
@@ -22,6 +26,7 @@ import threading
 import time
 
 GREETING = "Welcome to simple echo server"
+HINT = "the server may be down or refusing this page"
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
 TIMEOUT = 10.0
 
@@ -40,10 +45,11 @@ class Server:
     def __init__(self, binary, port):
         self.binary, self.port, self.process = binary, port, None
 
-    def start(self):
+    def start(self, extra=()):
+        """extra: more command-line options for this run only."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
         self.process = subprocess.Popen(
-            [self.binary, "--host", "127.0.0.1", "--port", str(self.port)],
+            [self.binary, "--host", "127.0.0.1", "--port", str(self.port), *extra],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env, text=True)
         line_holder = []
         reader = threading.Thread(target=lambda: line_holder.append(self.process.stdout.readline()), daemon=True)
@@ -124,6 +130,21 @@ class Browser:
             raise Failure(f"{method}: {reply['error']}")
         return reply.get("result", {})
 
+    def count(self, method):
+        """How many events named `method` have arrived so far."""
+        with self.cond:
+            return sum(1 for e in self.events if e.get("method") == method)
+
+    def wait_count(self, what, method, count, timeout=TIMEOUT):
+        """Waits (bounded) until `count` events named `method` have arrived in all."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while sum(1 for e in self.events if e.get("method") == method) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Failure(f"timed out after {timeout} s waiting for {what}")
+                self.cond.wait(left)
+
     def close(self):
         try:
             self.call("Browser.close", timeout=3)
@@ -142,7 +163,7 @@ class Page:
         self.browser = browser
         target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime"):
+        for domain in ("Page", "Runtime", "Network"):  # Network: webSocketCreated counts attempts
             self.call(f"{domain}.enable")
         # Collected from the first script on: CSP violations the page causes itself.
         self.call("Page.addScriptToEvaluateOnNewDocument", {"source":
@@ -175,6 +196,9 @@ class Page:
     def type_and_enter(self, text):
         self.eval("document.getElementById('message').focus()")
         self.call("Input.insertText", {"text": text})
+        self.press_enter()
+
+    def press_enter(self):
         for kind in ("keyDown", "keyUp"):
             self.call("Input.dispatchKeyEvent", {"type": kind, "key": "Enter", "code": "Enter",
                                                  "windowsVirtualKeyCode": 13, "nativeVirtualKeyCode": 13,
@@ -197,6 +221,32 @@ def echo_row(text):
     return ("(() => { for (const li of document.querySelectorAll('#messages li.received')) {"
             f" const t = li.querySelector('.text'); if (t && t.textContent === {json.dumps(text)}) {{"
             " const r = li.querySelector('.rtt'); return r ? r.textContent : null; } } return null; })()")
+
+
+def received_row(text):
+    """JS: {rtt} of the received row whose text is `text` (rtt null when it shows none), or null."""
+    return ("(() => { for (const li of document.querySelectorAll('#messages li.received')) {"
+            f" const t = li.querySelector('.text'); if (t && t.textContent === {json.dumps(text)}) {{"
+            " const r = li.querySelector('.rtt'); return {rtt: r ? r.textContent : null}; } } return null; })()")
+
+
+def status_has(text):
+    """JS: whether the status line contains `text`."""
+    return f"document.getElementById('status').textContent.includes({json.dumps(text)})"
+
+
+def retry_seconds():
+    """JS: the seconds the retry countdown shows, or -1."""
+    return "(m => m ? +m[1] : -1)(document.getElementById('retry').textContent.match(/(\\d+) s/))"
+
+
+def silent_listener(port):
+    """A socket listening on 127.0.0.1:port that never accepts: TCP connects, no HTTP answer comes."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    return listener
 
 
 def free_port():
@@ -244,6 +294,15 @@ def run(binary, outdir, chromium):
         check("echo shows RTT", re.fullmatch(r"RTT \d+(\.\d)? ms", rtt), rtt)
         check("input cleared after send", page.eval("document.getElementById('message').value") == "")
 
+        # 2b. A lone surrogate goes out (and comes back) as U+FFFD, so its echo matches nothing
+        #     pending: the messages after it must still get their RTT.
+        page.eval("document.getElementById('message').value = 'lone \\uD800 surrogate'")
+        page.press_enter()
+        page.wait_for("the lone surrogate's echo", received_row("lone \ufffd surrogate"))
+        page.type_and_enter("after the surrogate")
+        row = page.wait_for("the echo after the surrogate", received_row("after the surrogate"))
+        check("echo after a changed echo still shows RTT", row["rtt"], row)
+
         # 3. permessage-deflate, as ws.extensions reports it.
         extensions = page.eval("document.getElementById('compression').dataset.extensions")
         check("ws.extensions has permessage-deflate", "permessage-deflate" in (extensions or ""), extensions)
@@ -284,7 +343,45 @@ def run(binary, outdir, chromium):
         check("status closed after kill", True, page.status())
         check("send disabled while closed", page.eval("document.getElementById('send').disabled"))
         page.screenshot(os.path.join(outdir, "client-closed.png"), 360, 640, mobile=True)
-        time.sleep(1.0)
+
+        # 8b. Refused attempts all look like code 1006 to a page (a 403 from the Origin rule too):
+        #     after three in a row the status says where to look (0.5 + 1 + 2 s of backoff).
+        page.wait_for("the hint after three refused attempts", status_has(HINT), timeout=15)
+        check("hint after 3 attempts that never opened", True, page.status())
+
+        # 8c. The countdown ticks beside the status live region, never in it: across two ticks
+        #     (the next retry is at least 3.2 s away) #status sees no mutation at all.
+        page.eval("(() => { const status = document.getElementById('status');"
+                  " const retry = document.getElementById('retry'); let shown = retry.textContent;"
+                  " window.__statusMutations = 0; window.__ticks = 0;"
+                  " new MutationObserver(records => { window.__statusMutations += records.length; })"
+                  ".observe(status, {childList: true, characterData: true, subtree: true, attributes: true});"
+                  " new MutationObserver(() => { if (retry.textContent !== shown) { shown = retry.textContent;"
+                  " window.__ticks += 1; } }).observe(retry, {childList: true, characterData: true, subtree: true});"
+                  " })()")
+        page.wait_for("two countdown ticks", "window.__ticks >= 2", timeout=5)
+        mutations = page.eval("window.__statusMutations")
+        check("countdown leaves the status live region alone", mutations == 0, f"{mutations} mutations")
+
+        # 8d. A listener that never answers the upgrade (a vanished box, a silent process) on the
+        #     server's port: Reconnect and `online` still restart the hanging attempt, and the
+        #     page gives it up by itself after 10 s.
+        listener = silent_listener(server.port)
+        try:
+            created = browser.count("Network.webSocketCreated")
+            page.eval("document.getElementById('reconnect').click()")
+            browser.wait_count("the attempt Reconnect starts", "Network.webSocketCreated", created + 1)
+            check("Reconnect usable while connecting", page.eval(
+                "document.getElementById('status').dataset.state === 'connecting'"
+                " && !document.getElementById('reconnect').disabled"), page.status())
+            page.eval("window.dispatchEvent(new Event('online'))")
+            browser.wait_count("a new attempt after 'online'", "Network.webSocketCreated", created + 2)
+            check("'online' restarts a connecting attempt", True)
+            page.wait_for("the unanswered attempt to be given up", status_has("no answer from the server"), timeout=15)
+            check("unanswered attempt given up", page.eval(
+                "document.getElementById('status').dataset.state === 'closed'"), page.status())
+        finally:
+            listener.close()
         server.start()
         page.wait_for("the automatic reconnect", "document.getElementById('status').dataset.state === 'open'", timeout=30)
         page.wait_for("the second greeting", "[...document.querySelectorAll('#messages li.received .text')]"
@@ -292,6 +389,19 @@ def run(binary, outdir, chromium):
         check("reconnected by itself", True, page.status())
         page.type_and_enter("after restart")
         check("echo after reconnect", page.wait_for("the echo after reconnect", echo_row("after restart")))
+
+        # 8e. A server that accepts and closes at once must see the backoff grow: with
+        #     --max-message-bytes 8 the page's 16-byte "Connection open!" gets 1009 each time.
+        server.kill()
+        server.start(["--max-message-bytes", "8"])
+        page.eval("document.getElementById('reconnect').click()")
+        page.wait_for("a close with 1009", status_has("code 1009"))
+        page.wait_for("a retry countdown of 3 s or more", retry_seconds() + " >= 3", timeout=15)
+        check("backoff grows while each open is closed at once", True, page.status())
+        server.kill()
+        server.start()
+        page.eval("document.getElementById('reconnect').click()")
+        page.wait_for("the reconnect to the normal server", "document.getElementById('status').dataset.state === 'open'")
 
         # 9. The page satisfied its own Content-Security-Policy and threw nothing.
         violations = page.eval("window.__csp")
