@@ -2,8 +2,11 @@
 # Real-browser test of the page: tools/browser-test.sh BIN [OUTDIR]
 # Starts BIN on a free port, opens /client in headless Chromium (Debian's `chromium`, driven over
 # the DevTools pipe by tools/browser/cdp_test.py with the Python standard library only) and checks
-# greeting, echo + RTT, permessage-deflate, an HTML payload shown as text, binary messages, CSP,
-# 360 px width, and an automatic reconnect after the server is killed and restarted.
+# greeting, echo + RTT (also after an echo that came back changed), permessage-deflate, an HTML
+# payload shown as text, binary messages, CSP, 360 px width, and what happens when the server
+# goes away: the hint after refused attempts, a quiet status live region during the countdown,
+# an unanswered attempt abandoned after 10 s (Reconnect and 'online' usable meanwhile), a backoff
+# that keeps growing while every open is closed at once, and the automatic reconnect.
 # Screenshots go to OUTDIR (default .build-browser/): client.png, client-360.png, client-dark.png.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
