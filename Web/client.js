@@ -14,8 +14,11 @@
   const compression = $('compression');
   const retryText = $('retry');
 
-  // Same host and port that served this page; wss: when the page came over https:.
-  const url = (location.protocol === 'https:' ? 'wss:' : 'ws:') + '//' + location.host + '/ws';
+  // Beside this page on the host and port that served it (so a proxy may serve both under a path
+  // prefix such as /lantern/); wss: when the page came over https:.
+  const wsURL = new URL('ws', location.href);
+  wsURL.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const url = wsURL.href;
   $('endpoint').textContent = url;
 
   const RETRY_MIN_MS = 500;     // first retry after about half a second ...

@@ -69,7 +69,7 @@ struct HTTPTests {
         let client = try server.connect()
         let response = try get(client, "/")
         #expect(response.status == 302)
-        #expect(response.header("Location") == "/client")
+        #expect(response.header("Location") == "client")
     }
 
     @Test(arguments: ["/nope", "/client/extra", "/client.htmlx"])

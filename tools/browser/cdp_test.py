@@ -9,8 +9,8 @@ CSP violation or script error, and a reconnect by itself after the server is kil
 restarted on the same port. On the way: an echo that comes back changed (a lone surrogate) does
 not cost later echoes their RTT; refused attempts get a hint; the retry countdown leaves the
 status live region alone; an attempt a silent listener never answers is abandoned; Reconnect and
-`online` restart an attempt still connecting; and a server that closes every connection at once
-(1009) sees the backoff grow. Every wait is bounded; any failed check exits 1."""
+`online` restart an attempt still connecting; a server that closes every connection at once
+(1009) sees the backoff grow; and the page works behind a proxy under a path prefix. Every wait is bounded; any failed check exits 1."""
 import base64
 import json
 import os
@@ -216,6 +216,73 @@ class Page:
         log(f"screenshot: {path}")
 
 
+class PrefixProxy:
+    """A reverse proxy that serves the server under /lantern/: strips the prefix from each request
+    line and splices the bytes both ways. Plain requests get "Connection: close" (one request per
+    proxied connection, so every request line passes through here); upgrades pass unchanged."""
+
+    PREFIX = b"/lantern"
+
+    def __init__(self, upstream_port):
+        self.upstream_port = upstream_port
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client):
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = client.recv(4096)
+            if not chunk:
+                client.close()
+                return
+            head += chunk
+        head, rest = head.split(b"\r\n\r\n", 1)
+        lines = head.split(b"\r\n")
+        method, target, version = lines[0].split(b" ")
+        if not target.startswith(self.PREFIX + b"/"):
+            client.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            client.close()
+            return
+        fields = lines[1:]
+        if not any(f.lower().startswith(b"upgrade:") for f in fields):
+            fields = [f for f in fields if not f.lower().startswith(b"connection:")] + [b"Connection: close"]
+        upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+        upstream.sendall(b"\r\n".join([b" ".join([method, target[len(self.PREFIX):], version])] + fields) + b"\r\n\r\n" + rest)
+
+        def pump(source, sink):
+            try:
+                while True:
+                    data = source.recv(65536)
+                    if not data:
+                        break
+                    sink.sendall(data)
+            except OSError:
+                pass
+            for end in (sink, source):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
+
+    def close(self):
+        self.listener.close()
+
+
 def echo_row(text):
     """JS: the RTT label of the echo row whose text is `text`, or null."""
     return ("(() => { for (const li of document.querySelectorAll('#messages li.received')) {"
@@ -416,6 +483,21 @@ def run(binary, outdir, chromium):
         width = page.eval("document.documentElement.scrollWidth")
         check("no horizontal overflow at 360 px", width <= 360, width)
         page.screenshot(os.path.join(outdir, "client.png"), 900, 1000)
+
+        # 11. Behind a proxy under a path prefix the redirect, the page's files and its WebSocket
+        #     stay under the prefix (all relative to the page's address).
+        proxy = PrefixProxy(server.port)
+        try:
+            page.call("Page.navigate", {"url": f"http://127.0.0.1:{proxy.port}/lantern/"})
+            page.wait_for("the redirect to the page under the prefix", "location.pathname === '/lantern/client'"
+                          " && document.readyState === 'complete'")
+            page.wait_for("status open under the prefix", "document.getElementById('status').dataset.state === 'open'")
+            endpoint = page.eval("document.getElementById('endpoint').textContent")
+            check("WebSocket under the prefix", endpoint == f"ws://127.0.0.1:{proxy.port}/lantern/ws", endpoint)
+            check("echo under the prefix", page.wait_for("the echo under the prefix", echo_row("Connection open!")))
+            check("style sheet under the prefix", page.eval("document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0"))
+        finally:
+            proxy.close()
     except Failure as failure:
         log(f"FAILED: {failure}")
         return 1

@@ -29,7 +29,8 @@ struct StaticResponder: Sendable {
         if path.elementsEqual("/".utf8) {
             guard isGet || isHead else { return methodNotAllowed() }
             var r = HTTPResponse(status: 302)
-            r.header("Location", "/client")
+            // Relative (RFC 9110 §10.2.2), so it also points right under a proxy's path prefix.
+            r.header("Location", "client")
             r.header("Content-Length", "0")
             r.finish()
             return (r.bytes, head.keepAlive)
