@@ -215,8 +215,9 @@ do {
     }
     let files = try assetFiles(in: webDirectory)
     // A file the plan does not list (new since SwiftPM last planned, e.g. in a new sub-folder)
-    // is embedded now, but SwiftPM will not notice its later edits: say how to fix that.
-    for file in files where !listed.contains(file.standardizedFileURL.path(percentEncoded: false)) {
+    // is embedded now, but SwiftPM will not notice its later edits: say how to fix that. Only
+    // the plugin passes a list; release-embedded.sh runs the tool without one.
+    for file in files where !listed.isEmpty && !listed.contains(file.standardizedFileURL.path(percentEncoded: false)) {
         FileHandle.standardError.write(Data(("warning: \(file.path(percentEncoded: false)) is new to this build plan: it is embedded, "
             + "but later edits to it go unnoticed until the build is re-planned (touch Package.swift)\n").utf8))
     }
