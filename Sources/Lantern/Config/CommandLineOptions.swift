@@ -28,7 +28,7 @@ public enum CommandLineOptions {
     }
 
     static let options: [Option] = [
-        Option(flag: "--host", value: "ADDR", help: "address to listen on (numeric IPv4/IPv6) [0.0.0.0]") { c, v in
+        Option(flag: "--host", value: "ADDR", help: "address to listen on (numeric IPv4/IPv6, or localhost) [0.0.0.0]") { c, v in
             c.host = v; return !v.isEmpty
         },
         Option(flag: "--port", value: "N", help: "TCP port, 0 = any free port [8080]") { c, v in
