@@ -213,8 +213,8 @@ final class Connection<Handler: MessageHandler> {
         let open = server.registry.add(handle)
         server.log(.info, "ws-open id=\(handle.id) peer=\(SocketAddress.describe(peer)) open=\(open)")
         guard (try? handle.writeOpening(bytes)) != nil else {
-            handle.retire(.abort, timeoutMilliseconds: 0)
-            return (handle, .abnormalClosure)
+            // A broadcast may already have failed it as a slow consumer (1008) before its 101.
+            return endBeforeServing(handle, handle.failureCode ?? .abnormalClosure)
         }
         if !greeting.isEmpty {
             server.metrics.messagesOut.add(1)
@@ -225,10 +225,7 @@ final class Connection<Handler: MessageHandler> {
             // bounded queue (not megabytes of socket buffer) decides when it is too slow.
             socket.setSendBufferSize(128 << 10)
         }
-        if outbox != nil && !startWriter(handle) {
-            handle.retire(.abort, timeoutMilliseconds: 0)
-            return (handle, .internalError)
-        }
+        if outbox != nil && !startWriter(handle) { return endBeforeServing(handle, .internalError) }
         // Upgraded while the server is stopping: its shutdown snapshot may have missed us.
         if server.isStopping { _ = handle.sendClose(.goingAway, reason: "server shutting down") }
         let session = Session(handle: handle, hub: server.hub)
@@ -242,6 +239,13 @@ final class Connection<Handler: MessageHandler> {
         handle.retire(ending, timeoutMilliseconds: limits.closeTimeoutMs)
         server.metrics.closed(code)
         handler.closed(session, code: code)
+        return (handle, code)
+    }
+
+    /// Ends a connection that never reached its message loop; its close still counts in /metrics.
+    private func endBeforeServing(_ handle: ConnectionHandle, _ code: CloseCode) -> (ConnectionHandle, CloseCode) {
+        handle.retire(.abort, timeoutMilliseconds: 0)
+        server.metrics.closed(code)
         return (handle, code)
     }
 
