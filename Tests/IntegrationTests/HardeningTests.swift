@@ -372,8 +372,9 @@ struct HardeningTests {
         // send returns) and starts its echo, which stalls because we never read.
         try peer.send(RawClient.encodeFrame(opcode: Op.binary, payload: Payload.binary(8 << 20)))
         let sent = Clock.now()
-        #expect(server.stderr.wait(timeout: 10) { text, _ in text.contains("ws-close") })
+        let closed = server.stderr.wait(timeout: 10) { text, _ in text.contains("ws-close") }
         let took = Clock.now() - sent
+        #expect(closed, "no ws-close within 10 s; stderr: \(server.stderr.text.suffix(600))")
         #expect(took >= 1.5 && took <= 3.2, "closed \(Fmt.s(took)) after the echo began (send timeout 2 s)")
     }
 

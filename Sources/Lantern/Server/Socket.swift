@@ -14,38 +14,49 @@ struct Socket: Sendable {
 
     /// Writes all of `first` then all of `second` (header + payload in one syscall when possible).
     /// MSG_NOSIGNAL: a vanished peer is an EPIPE error, not a process-killing signal.
-    /// With `timeoutMs`, the whole write must finish within it: SO_SNDTIMEO alone restarts with
-    /// every partial write, so a peer that reads a trickle could hold a big message for ever.
+    /// With `timeoutMs`, the whole write must finish within it (EAGAIN otherwise). It is kept by
+    /// our own clock: non-blocking sends, and `poll` for room in between. SO_SNDTIMEO alone
+    /// restarts with every partial write, and a blocking `sendmsg` to a peer in zero-window
+    /// probing was seen to outlast it many times over (2 s set, more than 10 s blocked, Linux
+    /// 6.18 under load). Without `timeoutMs` the socket's own SO_SNDTIMEO applies.
     func writeAll(
         _ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
         timeoutMs: Int = 0
     ) throws(Errno) {
         var a = first, b = second
-        // The budget starts with the first call, which may itself block for all of SO_SNDTIMEO;
-        // the clock is read only once a write has come back short.
-        let started = timeoutMs > 0 ? MonotonicClock.nowMs() : 0
-        var partial = false
-        var shortened = false
-        defer { if shortened { setSendTimeout(milliseconds: timeoutMs) } }
+        let flags = Int32(MSG_NOSIGNAL) | (timeoutMs > 0 ? Int32(MSG_DONTWAIT) : 0)
+        // Read the clock only once the socket is full: the usual write never waits.
+        var deadline: Int?
+        var pollSaidReady = false
         while a.count + b.count > 0 {
-            if partial {
-                // Only what is left of the budget remains.
-                let remaining = started + timeoutMs - MonotonicClock.nowMs()
-                if remaining <= 0 { throw Errno(EAGAIN) }
-                setSendTimeout(milliseconds: remaining)
-                shortened = true
-            }
             var iov = (
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
             )
-            let sent = try withUnsafeMutableBytes(of: &iov) { raw in
+            let result = withUnsafeMutableBytes(of: &iov) { raw in
                 var msg = msghdr()
                 msg.msg_iov = raw.baseAddress!.assumingMemoryBound(to: iovec.self)
                 msg.msg_iovlen = 2
-                return Result { () throws(Errno) -> Int in try Errno.retrying { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
-            }.get()
-            if timeoutMs > 0 && sent < a.count + b.count { partial = true }
+                return Result { () throws(Errno) -> Int in try Errno.retrying { sendmsg(fd, &msg, flags) } }
+            }
+            let sent: Int
+            switch result {
+            case .success(let n):
+                sent = n
+            case .failure(let error):
+                guard timeoutMs > 0 && error.isTimeout else { throw error }
+                let end = deadline ?? MonotonicClock.nowMs() + timeoutMs
+                deadline = end
+                let remaining = end - MonotonicClock.nowMs()
+                if remaining <= 0 { throw error }
+                // Ready by poll yet still full (the kernel short of memory for the socket):
+                // back off a little instead of spinning.
+                if pollSaidReady { usleep(1_000) }
+                pollSaidReady = try waitWritable(timeoutMs: remaining)
+                if !pollSaidReady { throw error }
+                continue
+            }
+            pollSaidReady = false
             if sent >= a.count {
                 let rest = sent - a.count
                 a = UnsafeRawBufferPointer(start: nil, count: 0)
@@ -54,6 +65,13 @@ struct Socket: Sendable {
                 a = UnsafeRawBufferPointer(rebasing: a[sent...])
             }
         }
+    }
+
+    /// Waits until the socket has room to write, or an error to report; false on timeout.
+    private func waitWritable(timeoutMs: Int) throws(Errno) -> Bool {
+        var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = try Errno.retrying { Int(poll(&entry, 1, Int32(min(timeoutMs, Int(Int32.max))))) }
+        return ready > 0
     }
 
     func writeAll(_ bytes: [UInt8]) throws(Errno) {
