@@ -277,6 +277,26 @@ def test_bomb_is_1009_and_memory_stays_flat(server, inflated_mb):
     assert agreed
 
 
+def test_inflated_message_counts_in_max_buffered_bytes():
+    """An inflated message shares --max-buffered-bytes while it is handled: ~4 KB on the wire that
+    inflates to 4 MiB, against a 1 MiB budget, is refused with 1013 instead of being held (its
+    echo could then sit in a blocked write for the send timeout). A message under the budget
+    still echoes."""
+    s = Server("--max-message-bytes", str(16 << 20), "--max-buffered-bytes", str(1 << 20))
+    try:
+        sock, _ = handshake(s.port)
+        sock.sendall(frame(0x2, compress(bytes(512 << 10)), rsv1=True))
+        sock.settimeout(10)
+        first = sock.recv(2)
+        assert first[0] & 0x0F == 0x2, f"expected the 512 KiB echo first, got {first!r}"
+        sock.close()
+        sock, _ = handshake(s.port)
+        sock.sendall(frame(0x2, compress(bytes(4 << 20)), rsv1=True))
+        assert read_close_code(sock) == 1013
+    finally:
+        s.stop()
+
+
 def test_context_takeover_pair_from_rfc7692(server):
     # RFC 7692 §7.2.3.2: the second "Hello" reuses the first one's window: f2 00 11 00 00.
     sock, _ = handshake(server.port)

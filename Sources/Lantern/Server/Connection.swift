@@ -348,6 +348,17 @@ final class Connection<Handler: MessageHandler> {
                     return Result { () throws(ProtocolError) in try deflate.inflate(wire, isText: opcode == .text, limit: limits.maxMessageBytes) }
                 }
                 let plain = try inflated.get()
+                // The inflated message shares --max-buffered-bytes while it is handled: a client
+                // that stops reading can hold it for the send timeout, and ~1 KB on the wire
+                // inflates to 1 MiB (an echo sent uncompressed, e.g. at window 8, stays that big).
+                let held = max(0, plain.count - MessageBudget.unchargedBytesPerConnection)
+                guard held == 0 || server.messageBudget.update(from: 0, to: held) else {
+                    deflate.recycle(plain)
+                    server.log(.warn, "ws-busy id=\(handle.id): an inflated message would hold more than \(server.messageBudget.limitBytes) bytes with the others (--max-buffered-bytes), closing 1013")
+                    _ = handle.sendClose(.tryAgainLater, reason: "server busy, try again later")
+                    return (.tryAgainLater, .drain)
+                }
+                defer { if held > 0 { _ = server.messageBudget.update(from: held, to: 0) } }
                 metrics.inflatedBytesIn.add(plain.count)
                 metrics.bytesIn.add(plain.count)
                 plain.withUnsafeBytes { handler.received(Message(opcode: opcode, bytes: $0), on: session) }
