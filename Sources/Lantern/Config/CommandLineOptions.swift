@@ -69,7 +69,7 @@ public enum CommandLineOptions {
         Option(flag: "--no-deflate", value: "", help: "never negotiate permessage-deflate") { c, _ in
             c.deflate.enabled = false; return true
         },
-        Option(flag: "--deflate-memory", value: "PRESET", help: "small|default|max: zlib memory per connection [default]") { c, v in
+        Option(flag: "--deflate-memory", value: "PRESET", help: "small|default|max: zlib memory per connection; sets the window, mem-level, client-window and both no-context-takeover flags, so give those after it [default]") { c, v in
             guard let p = DeflatePolicy.preset(v) else { return false }
             c.deflate.sendMaxWindowBits = p.sendMaxWindowBits
             c.deflate.memLevel = p.memLevel
