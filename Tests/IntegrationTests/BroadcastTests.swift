@@ -340,13 +340,20 @@ struct BroadcastTests {
         #expect(percentile(allLatencies, 0.99) < 500, "\(summary)")
 
         // 3. Memory stays bounded: the stalled client holds at most its queue, not the stream.
-        #expect(peakRSS.current - baselineRSS < 32 << 20, "\(summary)")
+        //    (Not under a sanitizer: ASan's quarantine and TSan's shadow memory add their own.)
+        if ProcessInfo.processInfo.environment["LANTERN_SANITIZER"].map({ $0.isEmpty }) ?? true {
+            #expect(peakRSS.current - baselineRSS < 32 << 20, "\(summary)")
+        }
 
         // 4. When the stalled client finally reads, it finds part of the stream, then the end
         //    of the connection (a 1008 close frame when it fitted in the socket buffer).
         let (bytes, ended) = stalled.drain(timeout: 10)
         #expect(ended, "the stalled connection is still open after \(bytes.count) bytes")
         #expect(bytes.count < messageCount * messageBytes, "the stalled client received the whole stream")
+        // Its end is logged with the code the server chose: 1008 when its queue overflowed,
+        // 1006 when a write to it stalled past the send timeout.
+        let slow = server.stderr.text.contains("ws-slow")
+        #expect(server.stderr.text.contains(slow ? "code=1008" : "code=1006"), "\(summary); stderr: \(server.stderr.text.suffix(400))")
         let (frames, _) = StalledClient.frames(in: bytes)
         for (opcode, payload) in frames where opcode == Op.close {
             let code = payload.count >= 2 ? Int(payload[payload.startIndex]) << 8 | Int(payload[payload.startIndex + 1]) : -1

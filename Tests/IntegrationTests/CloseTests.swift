@@ -25,7 +25,9 @@ struct CloseTests {
         defer { client.close() }
         try client.sendClose(code: 1000)
         #expect(try client.readCloseFrame().closeCode == 1000)
-        _ = try client.readUntilEOF()
+        // Well under the server's 1 s wait for a close reply: an EOF only after it would mean
+        // the server waited for our FIN instead of closing first.
+        _ = try client.readUntilEOF(timeout: 0.8)
         let ended = server.stderr.wait(timeout: 0.8) { text, _ in Logs.count("ws-close", in: text) >= 1 }
         #expect(ended, "no ws-close line while the client kept its socket open; stderr: \(server.stderr.text)")
     }

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import os
 import re
+import select
 import socket
 import struct
 import subprocess
@@ -28,6 +29,11 @@ class Server:
         self.proc = subprocess.Popen(
             [BIN, "--host", "127.0.0.1", "--port", "0", "--greeting", "", *args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        # A server that never prints its first line must fail the test, not hang the run.
+        ready, _, _ = select.select([self.proc.stdout], [], [], 10)
+        if not ready:
+            self.proc.kill()
+            raise AssertionError("server printed nothing within 10 s")
         line = self.proc.stdout.readline().decode()
         match = re.search(r":(\d+)\s*$", line)
         assert match, f"no port in first line: {line!r}"
