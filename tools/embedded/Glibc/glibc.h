@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <poll.h>
 
 // argv.c: the process arguments, kept before main (Embedded Swift has no CommandLine).
 int lantern_argc(void);
