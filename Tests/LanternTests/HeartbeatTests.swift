@@ -34,6 +34,18 @@ struct HeartbeatTests {
         #expect(result.closedAt == closedAt)
     }
 
+    /// --ping-interval 0 --idle-timeout 0: neither, so reads block without a timeout and a
+    /// wake-up never closes (it used to wait 1 ms and close at once).
+    @Test func bothZeroMeansNever() {
+        var limits = Limits()
+        limits.pingIntervalMs = 0
+        limits.idleTimeoutMs = 0
+        var heartbeat = Heartbeat(limits: limits, now: 0)
+        #expect(heartbeat.nextWaitMs(now: 0) == 0)
+        #expect(heartbeat.nextWaitMs(now: 1_000_000) == 0)
+        #expect(heartbeat.timedOut(now: 1_000_000) == .wait)
+    }
+
     /// Right after a read the wait is the smaller setting, the same value every time, so the
     /// connection does not set its receive timeout again on every message.
     @Test func waitAfterHearingIsConstant() {

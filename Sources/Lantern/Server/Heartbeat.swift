@@ -20,16 +20,18 @@ struct Heartbeat {
     }
 
     /// How long the next read may block: until the next ping is due or the idle limit, whichever
-    /// comes first (right after `heard`, simply the smaller of the two settings).
+    /// comes first (right after `heard`, simply the smaller of the two settings); 0 (no timeout)
+    /// when both are 0, which means never.
     func nextWaitMs(now: Int) -> Int {
-        var due = lastHeardMs + idleTimeoutMs
+        var due = Int.max
+        if idleTimeoutMs > 0 { due = lastHeardMs + idleTimeoutMs }
         if pingIntervalMs > 0 { due = min(due, (lastPingMs ?? lastHeardMs) + pingIntervalMs) }
-        return max(1, due - now)
+        return due == Int.max ? 0 : max(1, due - now)
     }
 
     mutating func timedOut(now: Int) -> Action {
         let silent = now - lastHeardMs
-        if silent >= idleTimeoutMs { return .close }
+        if idleTimeoutMs > 0 && silent >= idleTimeoutMs { return .close }
         if pingIntervalMs > 0 && silent >= pingIntervalMs && (lastPingMs.map { now - $0 >= pingIntervalMs } ?? true) {
             lastPingMs = now
             return .ping
