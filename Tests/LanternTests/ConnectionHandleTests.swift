@@ -26,8 +26,12 @@ struct ConnectionHandleTests {
         let start = MonotonicClock.nowMs()
         #expect(handle.trySendClose(.goingAway, reason: "server shutting down") == false)
         #expect(MonotonicClock.nowMs() - start < 2_500, "trySendClose blocked on a full socket")
-        // And nothing else may be written after it: the stream's end is settled.
+        // And nothing else may be written after it: the stream's end is settled, as 1006, and
+        // the socket is shut down so the connection's thread wakes from recv at once.
         #expect(handle.trySendClose(.goingAway, reason: "again") == false)
+        #expect(handle.failureCode == .abnormalClosure)
+        var byte: UInt8 = 0
+        #expect(recv(fds[0], &byte, 1, Int32(MSG_DONTWAIT)) == 0, "our read side is not shut down")
     }
 
     @Test func trySendCloseSendsWhenThereIsRoom() throws {

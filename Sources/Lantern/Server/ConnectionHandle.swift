@@ -138,18 +138,24 @@ final class ConnectionHandle: @unchecked Sendable {
     /// "busy, retry".
     func trySendClose(_ code: CloseCode, reason: StaticString) -> Bool? {
         let payload = ClosePayload.encode(code: code, reason: reason)
+        var failed = false
         let sent = writeLock.tryLocked { () -> Bool? in
             if !opened { return nil }
             if closeSent { return false }
             closeSent = true
-            return sendWithoutWaiting(.connectionClose, payload)
+            failed = !sendWithoutWaiting(.connectionClose, payload)
+            return !failed
         }
+        // No room even for a close frame: the peer is not reading. End it now (1006) rather than
+        // leave its thread in recv until shutdown's deadline. After the write lock, in the lock
+        // order `failure` -> `writeLock` that the other failure paths use.
+        if failed { failWrite() }
         return sent ?? nil
     }
 
     /// One small frame if the socket buffer takes all of it now. A frame cut short cannot be
-    /// finished either, so the caller treats the stream as over (it closes or shuts it down).
-    /// The write lock must be held.
+    /// finished either, so the caller ends the stream (`trySendClose` shuts it down, the slow
+    /// consumer path too). The write lock must be held.
     private func sendWithoutWaiting(_ opcode: Opcode, _ payload: [UInt8]) -> Bool {
         let frame = FrameHeader(fin: true, opcode: opcode, payloadLength: UInt64(payload.count)).encoded + payload
         return Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) == frame.count

@@ -28,6 +28,18 @@ struct Socket: Sendable {
         // Read the clock only once the socket is full: the usual write never waits.
         var deadline: Int?
         var pollSaidReady = false
+        /// Waits for room until the deadline; throws `error` (EAGAIN) once it has passed.
+        func awaitRoom(_ error: Errno) throws(Errno) {
+            let end = deadline ?? MonotonicClock.nowMs() + timeoutMs
+            deadline = end
+            let remaining = end - MonotonicClock.nowMs()
+            if remaining <= 0 { throw error }
+            // Ready by poll yet still full (the kernel short of memory for the socket):
+            // back off a little instead of spinning.
+            if pollSaidReady { usleep(1_000) }
+            pollSaidReady = try waitWritable(timeoutMs: remaining)
+            if !pollSaidReady { throw error }
+        }
         while a.count + b.count > 0 {
             var iov = (
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
@@ -45,15 +57,7 @@ struct Socket: Sendable {
                 sent = n
             case .failure(let error):
                 guard timeoutMs > 0 && error.isTimeout else { throw error }
-                let end = deadline ?? MonotonicClock.nowMs() + timeoutMs
-                deadline = end
-                let remaining = end - MonotonicClock.nowMs()
-                if remaining <= 0 { throw error }
-                // Ready by poll yet still full (the kernel short of memory for the socket):
-                // back off a little instead of spinning.
-                if pollSaidReady { usleep(1_000) }
-                pollSaidReady = try waitWritable(timeoutMs: remaining)
-                if !pollSaidReady { throw error }
+                try awaitRoom(error)
                 continue
             }
             pollSaidReady = false
@@ -64,6 +68,9 @@ struct Socket: Sendable {
             } else {
                 a = UnsafeRawBufferPointer(rebasing: a[sent...])
             }
+            // A short non-blocking write means the buffer is full: wait for room now rather
+            // than learn it from one more sendmsg.
+            if timeoutMs > 0 && a.count + b.count > 0 { try awaitRoom(Errno(EAGAIN)) }
         }
     }
 
