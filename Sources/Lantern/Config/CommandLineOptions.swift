@@ -41,7 +41,7 @@ public enum CommandLineOptions {
         Option(flag: "--max-message-bytes", value: "N", help: "largest message accepted (up to 1 GiB), else close 1009 [1048576]") { c, v in
             setInt(v, min: 1, max: 1 << 30, &c.limits.maxMessageBytes)
         },
-        Option(flag: "--max-buffered-bytes", value: "N", help: "bytes of messages still arriving, all clients together; beyond, close 1013 [33554432]") { c, v in
+        Option(flag: "--max-buffered-bytes", value: "N", help: "bytes of messages still arriving or inflated, all clients together; beyond, close 1013 [33554432]") { c, v in
             setInt(v, min: 1, &c.limits.maxBufferedBytes)
         },
         Option(flag: "--max-header-bytes", value: "N", help: "largest HTTP request head, else 431 [8192]") { c, v in

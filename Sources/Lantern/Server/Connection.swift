@@ -109,7 +109,7 @@ final class Connection<Handler: MessageHandler> {
         if head.target == [UInt8(ascii: "*")] {
             // RFC 9110 §9.3.7: what the server as a whole supports.
             var r = HTTPResponse(status: 200)
-            r.header("Allow", "GET, HEAD")
+            r.header("Allow", "GET, HEAD, OPTIONS")
             r.header("Content-Length", "0")
             r.finish()
             return (r.bytes, head.keepAlive)
@@ -261,10 +261,11 @@ final class Connection<Handler: MessageHandler> {
         let compression = deflate != nil
         var decoder = FrameDecoder(rules: FrameRules(allowedReservedBits: compression ? FrameHeader.rsv1 : 0, requireMask: true))
         var assembler = MessageAssembler(maxMessageBytes: limits.maxMessageBytes, compressionNegotiated: compression)
-        var heartbeat = Heartbeat(limits: limits, now: MonotonicClock.nowMs())
+        let started = MonotonicClock.nowMs()
+        var heartbeat = Heartbeat(limits: limits, now: started)
         var charged = 0
         defer { _ = server.messageBudget.update(from: charged, to: 0) }
-        setReceiveTimeout(heartbeat.nextWaitMs(now: MonotonicClock.nowMs()))
+        setReceiveTimeout(heartbeat.nextWaitMs(now: started))
         while true {
             var handledMessage = false
             do throws(ProtocolError) {
@@ -351,7 +352,10 @@ final class Connection<Handler: MessageHandler> {
                 // The inflated message shares --max-buffered-bytes while it is handled: a client
                 // that stops reading can hold it for the send timeout, and ~1 KB on the wire
                 // inflates to 1 MiB (an echo sent uncompressed, e.g. at window 8, stays that big).
-                let held = max(0, plain.count - MessageBudget.unchargedBytesPerConnection)
+                // Only what passes the connection's uncounted allowance, after what the
+                // assembler already holds of it.
+                let allowance = max(0, MessageBudget.unchargedBytesPerConnection - assembler.heldBytes)
+                let held = max(0, plain.count - allowance)
                 guard held == 0 || server.messageBudget.update(from: 0, to: held) else {
                     deflate.recycle(plain)
                     server.log(.warn, "ws-busy id=\(handle.id): an inflated message would hold more than \(server.messageBudget.limitBytes) bytes with the others (--max-buffered-bytes), closing 1013")

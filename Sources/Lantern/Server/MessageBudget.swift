@@ -1,8 +1,10 @@
-/// Process-wide account of memory held by messages still being received. A client may keep a
-/// message half-sent for as long as it answers pings, so each connection can hold up to
-/// `--max-message-bytes`; many of them at once would outgrow a small box (512 x 1 MiB). Each
-/// connection charges what its assembler holds, and the one that would pass the limit is closed
-/// with 1013, try again later, instead of the process running out of memory.
+/// Process-wide account of memory held by messages still being received, and by inflated
+/// messages while they are answered. A client may keep a message half-sent for as long as it
+/// answers pings, or an inflated one for the send timeout by not reading its echo, so each
+/// connection can hold up to `--max-message-bytes`; many of them at once would outgrow a small
+/// box (512 x 1 MiB). Each connection charges what its assembler holds plus an inflated message
+/// in hand, and the one that would pass the limit is closed with 1013, try again later, instead
+/// of the process running out of memory.
 final class MessageBudget: @unchecked Sendable {
     /// Each connection's first 64 KiB are not charged: small messages always flow, so filling
     /// the budget with a few large half-sent messages cannot shut out ordinary traffic (and
