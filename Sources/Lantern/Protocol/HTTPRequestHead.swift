@@ -213,6 +213,9 @@ public struct HTTPRequestHead: Sendable {
         guard Authority(host[...]) != nil else { throw .badRequest("invalid Host") }
     }
 
+    /// A HEAD request: its response carries no body (RFC 9110 §9.3.2).
+    public var isHead: Bool { method.elementsEqual("HEAD".utf8) }
+
     /// Whether the method is one HTTP defines (RFC 9110 §9, PATCH from RFC 5789); any other
     /// is answered 501 rather than 405 (§9.1). Methods are case-sensitive.
     public var hasKnownMethod: Bool {

@@ -66,7 +66,7 @@ final class Connection<Handler: MessageHandler> {
                 buffer.consume(length)
                 let body: RequestBody
                 do { body = try head.checkMessage() } catch {
-                    refuse(error, path: text(head.path), isHead: head.method.elementsEqual("HEAD".utf8))
+                    refuse(error, path: text(head.path), isHead: head.isHead)
                     return nil
                 }
                 if head.path.elementsEqual("/ws".utf8) {
@@ -114,7 +114,7 @@ final class Connection<Handler: MessageHandler> {
             r.finish()
             return (r.bytes, head.keepAlive)
         }
-        let isHead = head.method == Array("HEAD".utf8)
+        let isHead = head.isHead
         let isHealth = head.path.elementsEqual("/healthz".utf8)
         guard isHealth || head.path.elementsEqual("/metrics".utf8) else { return nil }
         guard head.method == Array("GET".utf8) || isHead else {
@@ -177,7 +177,7 @@ final class Connection<Handler: MessageHandler> {
                 throw HandshakeError.forbidden
             }
         } catch {
-            refuse(error, path: "/ws", isHead: head.method.elementsEqual("HEAD".utf8))
+            refuse(error, path: "/ws", isHead: head.isHead)
             return nil
         }
         let offers = ExtensionOffer.parse(head.values("sec-websocket-extensions"))

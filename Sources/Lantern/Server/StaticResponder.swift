@@ -20,7 +20,7 @@ struct StaticResponder: Sendable {
 
     /// The response to a plain HTTP request, and whether the connection may stay open after it.
     func respond(to head: HTTPRequestHead) -> (bytes: [UInt8], keepOpen: Bool) {
-        let isHead = head.method == Array("HEAD".utf8)
+        let isHead = head.isHead
         let isGet = head.method == Array("GET".utf8)
         // 1. The path as the table spells it; anything ambiguous is refused outright.
         guard let path = RequestPath.decode(head.path) else {
