@@ -295,9 +295,7 @@ final class Connection<Handler: MessageHandler> {
             let held = max(0, assembler.heldBytes - MessageBudget.unchargedBytesPerConnection)
             if held != charged {
                 guard server.messageBudget.update(from: charged, to: held) else {
-                    server.log(.warn, "ws-busy id=\(handle.id): messages being received would hold more than \(server.messageBudget.limitBytes) bytes (--max-buffered-bytes), closing 1013")
-                    _ = handle.sendClose(.tryAgainLater, reason: "server busy, try again later")
-                    return (.tryAgainLater, .drain)
+                    return closeOverBudget(handle, "messages being received would hold")
                 }
                 charged = held
             }
@@ -332,6 +330,13 @@ final class Connection<Handler: MessageHandler> {
         }
     }
 
+    /// 1013 for the connection that would pass --max-buffered-bytes; `what` completes the log line.
+    private func closeOverBudget(_ handle: ConnectionHandle, _ what: String) -> (CloseCode, SocketEnding) {
+        server.log(.warn, "ws-busy id=\(handle.id): \(what) more than \(server.messageBudget.limitBytes) bytes (--max-buffered-bytes), closing 1013")
+        _ = handle.sendClose(.tryAgainLater, reason: "server busy, try again later")
+        return (.tryAgainLater, .drain)
+    }
+
     /// Acts on one assembled event; returns how the connection ends when it does. A message's
     /// bytes are `inPlace` when the assembler left them in the receive buffer.
     private func perform(
@@ -358,9 +363,7 @@ final class Connection<Handler: MessageHandler> {
                 let held = max(0, plain.count - allowance)
                 guard held == 0 || server.messageBudget.update(from: 0, to: held) else {
                     deflate.recycle(plain)
-                    server.log(.warn, "ws-busy id=\(handle.id): an inflated message would hold more than \(server.messageBudget.limitBytes) bytes with the others (--max-buffered-bytes), closing 1013")
-                    _ = handle.sendClose(.tryAgainLater, reason: "server busy, try again later")
-                    return (.tryAgainLater, .drain)
+                    return closeOverBudget(handle, "an inflated message would hold, with the others,")
                 }
                 defer { if held > 0 { _ = server.messageBudget.update(from: held, to: 0) } }
                 metrics.inflatedBytesIn.add(plain.count)
