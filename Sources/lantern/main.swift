@@ -13,7 +13,7 @@ case .help:
     print(CommandLineOptions.usage, terminator: "")
     exit(0)
 case .version:
-    print("lantern \(CommandLineOptions.version)")
+    print(BuildInfo.versionLine)
     exit(0)
 case .usageError(let message):
     let text = "lantern: \(message)\n\n" + CommandLineOptions.usage

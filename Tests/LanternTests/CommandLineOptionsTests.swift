@@ -221,6 +221,22 @@ struct CommandLineOptionsTests {
         }
     }
 
+    /// The longest timeout is 2,000,000 s (23 days), whose milliseconds fit 32 bits: on 32-bit ARM
+    /// `Int` is 32 bits, and 999,999,999 s (accepted before) became an overflow trap there.
+    @Test("durations are bounded to 32-bit milliseconds", arguments: ["--idle-timeout", "--handshake-timeout", "--send-timeout", "--ping-interval"])
+    func durationBound(flag: String) {
+        #expect(isUsageError(parseCommandLine([flag, "2000001"])))
+        #expect(isUsageError(parseCommandLine([flag, "999999999"])))
+        #expect(isUsageError(parseCommandLine([flag, "99999999.5"])))
+        let args = flag == "--ping-interval" ? [flag, "2000000", "--idle-timeout", "2000000.001"] : [flag, "2000000.999"]
+        let result = parseCommandLine(args)
+        #expect(runConfiguration(result) != nil, "\(args): \(result)")
+        if flag == "--send-timeout", let config = runConfiguration(result) {
+            #expect(config.limits.sendTimeoutMs == 2_000_000_999)
+            #expect(config.limits.sendTimeoutMs <= Int(Int32.max))
+        }
+    }
+
     @Test("the idle timeout must exceed the ping interval", arguments: [
         (["--ping-interval", "60", "--idle-timeout", "60"], false),
         (["--ping-interval", "61"], false),

@@ -213,15 +213,21 @@ public enum CommandLineOptions {
         return true
     }
 
+    /// The longest timeout a flag takes, s (23 days): its milliseconds fit a 32-bit `Int`, which
+    /// is what `Int` is on 32-bit ARM, and `poll`'s timeout.
+    static let maxTimeoutSeconds = 2_000_000
+
     /// Seconds with up to three decimals ("30", "0.5", "0.125") into milliseconds.
-    /// Digits only: no sign, no exponent, at most 9 whole digits so the product cannot overflow.
+    /// Digits only: no sign, no exponent, at most `maxTimeoutSeconds`.
     private static func setMilliseconds(_ text: String, _ target: inout Int) -> Bool {
         let parts = Array(text.utf8).split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         let isDigits = { (p: ArraySlice<UInt8>) in p.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
-        // ".25" is fine, "" and "." are not.
-        guard parts.count <= 2, let whole = parts.first, whole.count <= 9, isDigits(whole),
+        // ".25" is fine, "" and "." are not. Seven digits cannot overflow before the bound check.
+        guard parts.count <= 2, let whole = parts.first, whole.count <= 7, isDigits(whole),
               !whole.isEmpty || parts.count == 2 else { return false }
-        var ms = whole.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) } * 1000
+        let seconds = whole.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        guard seconds <= maxTimeoutSeconds else { return false }
+        var ms = seconds * 1000
         if parts.count == 2 {
             let fraction = parts[1]
             guard (1...3).contains(fraction.count), isDigits(fraction) else { return false }

@@ -31,7 +31,7 @@ struct BusyPoll {
             if afterAnswering { sched_yield() }
             return nil
         }
-        let deadline = MonotonicClock.nowUs() + budgetMicroseconds
+        let deadline = MonotonicClock.nowUs() + Int64(budgetMicroseconds)
         repeat {
             sched_yield()
             do {

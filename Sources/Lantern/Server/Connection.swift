@@ -53,7 +53,7 @@ final class Connection<Handler: MessageHandler> {
 
     /// Serves requests until the connection closes; for a WebSocket, returns its handle and close code.
     private func serveHTTP() -> (ConnectionHandle, CloseCode)? {
-        var deadline = MonotonicClock.nowMs() + limits.handshakeTimeoutMs
+        var deadline = MonotonicClock.nowMs() + Int64(limits.handshakeTimeoutMs)
         while true {
             let parsed: (HTTPRequestHead, Int)?
             do {
@@ -84,10 +84,10 @@ final class Connection<Handler: MessageHandler> {
                     socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
                     return nil
                 }
-                deadline = MonotonicClock.nowMs() + limits.keepAliveTimeoutMs
+                deadline = MonotonicClock.nowMs() + Int64(limits.keepAliveTimeoutMs)
                 continue
             }
-            let remaining = deadline - MonotonicClock.nowMs()
+            let remaining = MonotonicClock.msUntil(deadline)
             if remaining <= 0 {
                 server.log(.info, "http timeout peer=\(SocketAddress.describe(peer))")
                 socket.close()
@@ -303,7 +303,7 @@ final class Connection<Handler: MessageHandler> {
             if decoder.remainingPayload > UInt64(buffer.capacity) && buffer.capacity < ReadBufferSizes.large {
                 buffer.reserve(ReadBufferSizes.large)
             }
-            let now: Int
+            let now: Int64
             do {
                 if try readMore(afterAnswering: handledMessage) <= 0 {
                     return (handle.hasSentClose ? .goingAway : .abnormalClosure, .abort)

@@ -3,11 +3,12 @@ import Glibc
 #endif
 import Synchronization
 
-/// One relaxed atomic counter (a class, so counters can live in arrays).
+/// One relaxed atomic counter (a class, so counters can live in arrays). 64 bits on every CPU:
+/// on 32-bit ARM an `Int` byte counter would go negative after 2 GiB.
 final class Counter: Sendable {
-    private let atomic = Atomic<Int>(0)
-    @inline(__always) func add(_ n: Int) { atomic.wrappingAdd(n, ordering: .relaxed) }
-    var value: Int { atomic.load(ordering: .relaxed) }
+    private let atomic = Atomic<UInt64>(0)
+    @inline(__always) func add(_ n: Int) { atomic.wrappingAdd(UInt64(truncatingIfNeeded: n), ordering: .relaxed) }
+    var value: UInt64 { atomic.load(ordering: .relaxed) }
 }
 
 /// Process-wide counters for /metrics. Relaxed atomics: the echo path never takes a lock for them.
@@ -49,13 +50,14 @@ final class Metrics: Sendable {
     /// The Prometheus text exposition format (version 0.0.4).
     func render(openConnections: Int, activeConnections: Int, deflateBytes: Int) -> String {
         var out = ""
-        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, UInt64)]) {
             out += "# HELP lantern_\(name) \(help)\n# TYPE lantern_\(name) \(type)\n"
             for (labels, value) in samples { out += "lantern_\(name)\(labels) \(value)\n" }
         }
-        func load(_ c: Counter) -> Int { c.value }
-        metric("websocket_connections_open", "gauge", "Open WebSocket connections.", [("", openConnections)])
-        metric("connections_active", "gauge", "Open TCP connections (HTTP and WebSocket).", [("", activeConnections)])
+        func load(_ c: Counter) -> UInt64 { c.value }
+        func gauge(_ n: Int) -> UInt64 { UInt64(max(0, n)) }
+        metric("websocket_connections_open", "gauge", "Open WebSocket connections.", [("", gauge(openConnections))])
+        metric("connections_active", "gauge", "Open TCP connections (HTTP and WebSocket).", [("", gauge(activeConnections))])
         metric("connections_total", "counter", "TCP connections accepted.", [("", load(connectionsAccepted))])
         metric("websocket_upgrades_total", "counter", "Successful WebSocket upgrades.", [("", load(upgrades))])
         metric("http_requests_total", "counter", "Plain HTTP requests answered.", [("", load(httpRequests))])
@@ -67,27 +69,28 @@ final class Metrics: Sendable {
                [("{form=\"compressed\"}", load(compressedBytesIn)), ("{form=\"uncompressed\"}", load(inflatedBytesIn))])
         metric("deflate_bytes_sent_total", "counter", "Compressed message bytes sent, before and after compression.",
                [("{form=\"uncompressed\"}", load(uncompressedBytesOut)), ("{form=\"compressed\"}", load(compressedBytesOut))])
-        var refused: [(String, Int)] = []
+        var refused: [(String, UInt64)] = []
         for (i, status) in refusalStatuses.enumerated() { refused.append(("{status=\"\(status)\"}", load(refusals[i]))) }
         metric("requests_refused_total", "counter", "Requests and upgrades refused, by HTTP status.", refused)
-        var closed: [(String, Int)] = []
+        var closed: [(String, UInt64)] = []
         for i in 0..<closes.count {
             let n = load(closes[i])
             if n > 0 || i <= 11 { closed.append(("{code=\"\(1000 + i)\"}", n)) }
         }
         closed.append(("{code=\"other\"}", load(otherCloses)))
         metric("websocket_closes_total", "counter", "WebSocket connections ended, by close code (1006: no close frame).", closed)
-        metric("deflate_memory_bytes", "gauge", "Live zlib memory.", [("", deflateBytes)])
+        metric("deflate_memory_bytes", "gauge", "Live zlib memory.", [("", gauge(deflateBytes))])
         metric("resident_memory_bytes", "gauge", "Resident set size of the process.", [("", Metrics.residentBytes())])
         return out
     }
 
     /// RSS from /proc/self/statm (second field, in pages).
-    static func residentBytes() -> Int {
+    static func residentBytes() -> UInt64 {
         guard let text = ProcFile.read("/proc/self/statm") else { return 0 }
         let fields = text.split(separator: UInt8(ascii: " "))
         guard fields.count > 1 else { return 0 }
-        let pages = fields[1].reduce(0) { $0 * 10 + Int($1 &- UInt8(ascii: "0")) }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+        // UInt64: a 32-bit box may have more than 2 GiB of memory (a Pi 4 runs 32-bit OSes).
+        let pages = fields[1].reduce(UInt64(0)) { $0 &* 10 &+ UInt64($1 &- UInt8(ascii: "0")) }
+        return pages &* UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
     }
 }

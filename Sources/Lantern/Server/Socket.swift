@@ -26,13 +26,13 @@ struct Socket: Sendable {
         var a = first, b = second
         let flags = Int32(MSG_NOSIGNAL) | (timeoutMs > 0 ? Int32(MSG_DONTWAIT) : 0)
         // Read the clock only once the socket is full: the usual write never waits.
-        var deadline: Int?
+        var deadline: Int64?
         var pollSaidReady = false
         /// Waits for room until the deadline; throws `error` (EAGAIN) once it has passed.
         func awaitRoom(_ error: Errno) throws(Errno) {
-            let end = deadline ?? MonotonicClock.nowMs() + timeoutMs
+            let end = deadline ?? MonotonicClock.nowMs() + Int64(timeoutMs)
             deadline = end
-            let remaining = end - MonotonicClock.nowMs()
+            let remaining = MonotonicClock.msUntil(end)
             if remaining <= 0 { throw error }
             // Ready by poll yet still full (the kernel short of memory for the socket):
             // back off a little instead of spinning.
@@ -92,7 +92,8 @@ struct Socket: Sendable {
     func setSendTimeout(milliseconds: Int) { setTimeout(SO_SNDTIMEO, milliseconds) }
 
     private func setTimeout(_ option: Int32, _ ms: Int) {
-        var tv = timeval(tv_sec: ms / 1000, tv_usec: (ms % 1000) * 1000)
+        // time_t and suseconds_t are 64 bits on 32-bit musl, where Int is not.
+        var tv = timeval(tv_sec: .init(ms / 1000), tv_usec: .init((ms % 1000) * 1000))
         _ = setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
     }
 
@@ -140,11 +141,11 @@ struct Socket: Sendable {
     /// The timeout bounds the whole drain, not each read: a peer trickling a byte at a time
     /// must not hold the thread and its connection slot for longer.
     func drainAndClose(timeoutMilliseconds: Int, maxBytes: Int = 1 << 20) {
-        let deadline = MonotonicClock.nowMs() + timeoutMilliseconds
+        let deadline = MonotonicClock.nowMs() + Int64(timeoutMilliseconds)
         var drained = 0
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
             while drained < maxBytes {
-                let left = deadline - MonotonicClock.nowMs()
+                let left = MonotonicClock.msUntil(deadline)
                 guard left > 0 else { break }
                 setReceiveTimeout(milliseconds: left)
                 guard let n = try? read(into: scratch), n > 0 else { break }

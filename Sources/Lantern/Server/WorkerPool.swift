@@ -22,7 +22,7 @@ final class WorkerPool<Handler: MessageHandler>: AcceptingWorkers, @unchecked Se
     private let lock = Lock()
     /// Threads waiting in `accept` (or on their way there).
     private var idle = 0
-    private var lastResourceLogMs = 0
+    private var lastResourceLogMs: Int64 = 0
 
     init(listener: Listener, context: ServerContext, handler: Handler, maxIdle: Int = 16) {
         self.listener = listener
