@@ -125,13 +125,18 @@ if [[ $MUSL == 1 ]]; then
     [[ -e $MUSL_LIB/libc.a && -e $MUSL_LIB/crt1.o && -e $MUSL_INCLUDE/stdio.h ]] || missing+=("musl-dev:$DEB_ARCH")
     [[ -e $ZLIB_INCLUDE/zlib.h ]] || missing+=(zlib1g-dev)
     if [[ ! -e $ZLIB_A ]]; then
-        if [[ $ARCH == armv6 ]]; then missing+=("zlib1g-dev:armel (unpacked: tools/cross-deps.sh)"); else missing+=("zlib1g-dev:$DEB_ARCH"); fi
+        if [[ $ARCH == armv6 ]]; then
+            echo "release-embedded.sh: armel's libz.a missing: bash tools/cross-deps.sh unpacks zlib1g-dev:armel into" \
+                ".build-deps/armel (apt cannot install it beside arm64's and armhf's: its version lags)" >&2
+            exit 1
+        fi
+        missing+=("zlib1g-dev:$DEB_ARCH")
     fi
     [[ -f $LIBGCC ]] || missing+=("$([[ $ARCH == armv6 ]] && echo libgcc-12-dev-armel-cross || echo "libgcc-12-dev:$DEB_ARCH")")
     if ((${#missing[@]})); then
         echo "release-embedded.sh: missing for --arch $ARCH: ${missing[*]}" >&2
         [[ $DEB_ARCH == amd64 ]] || echo "  dpkg --add-architecture $DEB_ARCH && apt-get update" >&2
-        echo "  apt-get install ${missing[*]%% *}   (or: bash tools/cross-deps.sh, which does all of it)" >&2
+        echo "  apt-get install ${missing[*]}   (or: bash tools/cross-deps.sh, which does all of it)" >&2
         exit 1
     fi
 elif [[ $ARCH != x86_64 ]]; then
