@@ -32,11 +32,34 @@ enum Fmt {
 
 /// The server's threads, descriptors and memory, from /proc.
 enum ProcStat {
-    static func threads(_ pid: Int32) -> Int { entries("/proc/\(pid)/task") }
+    /// The server's own threads. Under qemu-user (`LANTERN_EMULATED=1`) the process also holds
+    /// qemu's threads (its RCU thread: 1 with qemu 7-9), which the server never sees: they are left
+    /// out (see `isEmulatorThread`), so every count means what it means natively.
+    static func threads(_ pid: Int32) -> Int {
+        Emulation.active ? threadIDs(pid).count : entries("/proc/\(pid)/task")
+    }
 
-    /// The thread IDs of the process right now.
+    /// Every task of the process, the emulator's included (what a pids cgroup counts).
+    static func tasks(_ pid: Int32) -> Int { entries("/proc/\(pid)/task") }
+
+    /// The thread IDs of the process right now (under emulation: the guest's threads only).
     static func threadIDs(_ pid: Int32) -> Set<String> {
-        Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+        let all = Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+        guard Emulation.active else { return all }
+        return all.filter { !isEmulatorThread(pid, $0) }
+    }
+
+    /// A thread qemu-user made for itself rather than for the guest. qemu creates its helper
+    /// threads (qemu_thread_create) with every signal blocked but the synchronous faults; a guest
+    /// thread runs with the host mask open (qemu keeps the guest's mask itself, and the server only
+    /// ever blocks SIGINT and SIGTERM). So: a task that blocks 32 or more signals. A task that has
+    /// just gone (unreadable status) counts as neither.
+    static func isEmulatorThread(_ pid: Int32, _ tid: String) -> Bool {
+        let text = read("/proc/\(pid)/task/\(tid)/status")
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
+              let mask = UInt64(line.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+        else { return true }
+        return mask.nonzeroBitCount >= 32
     }
 
     /// Threads and fds of an idle server once its start-up is over (the first worker starts after
