@@ -3,7 +3,8 @@
 /// request, nor WebSocket frames.
 public enum RequestBody: Equatable, Sendable {
     case none
-    case length(Int)
+    /// A Content-Length: 64 bits on every CPU, since a valid one may pass 2^31 (RFC 9110 §8.6).
+    case length(UInt64)
     /// Transfer-Encoding: the length is known only by decoding it.
     case transferCoded
 }
@@ -19,16 +20,17 @@ extension HTTPRequestHead {
         }
         // §6.3 item 5 and §8.6: every Content-Length (lines and list members) must be the same
         // decimal number; anything else is an unrecoverable framing error.
-        var length: Int?
+        var length: UInt64?
         for value in values("content-length") {
             for member in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
                 let digits = ASCII.trimmed(member)
-                // 18 digits cannot overflow an Int64; no body here is ever that long anyway.
+                // §8.6: a recipient must not overflow on a long numeral. Summed in UInt64, not Int
+                // (32 bits on ARMv7, where 10 digits trapped): 18 digits stay below 10^18 < 2^63.
                 guard !digits.isEmpty, digits.count <= 18,
                       digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                     throw .badRequest("invalid Content-Length")
                 }
-                let n = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                let n = digits.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - UInt8(ascii: "0")) }
                 if let length, length != n { throw .badRequest("conflicting Content-Length") }
                 length = n
             }
