@@ -26,7 +26,9 @@ final class DeflateBudget: @unchecked Sendable {
     func canAfford(_ bytes: Int) -> Bool { lock.locked { fits(bytes) } }
 
     /// The limit applies to what zlib holds plus what is promised (call under `lock`).
-    private func fits(_ bytes: Int) -> Bool { liveBytes + reservedBytes + bytes <= limitBytes }
+    /// As a difference: the sum can pass Int.max on 32-bit ARM, where --deflate-budget may be
+    /// 2^31 - 1 (live and reserved bytes are never negative, so the subtraction cannot overflow).
+    private func fits(_ bytes: Int) -> Bool { bytes <= limitBytes - liveBytes - reservedBytes }
 
     /// Promises `bytes` to one stream yet to be created (a connection's inflater: its client may
     /// send a compressed message at any time, and that cannot be refused the way sending
@@ -103,7 +105,11 @@ private let pageBackedThreshold = 4096
 /// them (a small message uses a fraction of a 32 KB window), and freeing returns them at once,
 /// where malloc would keep a per-connection hole in the heap resident.
 private func budgetAllocate(_ opaque: UnsafeMutableRawPointer?, _ items: uInt, _ size: uInt) -> UnsafeMutableRawPointer? {
-    let bytes = Int(items) * Int(size)
+    // zlib's requests are small, but this callback must not trap whatever it asks for: a
+    // product past Int.max (2^31 - 1 on 32-bit ARM), or no room for the prefix, is out of memory.
+    guard let items = Int(exactly: items), let size = Int(exactly: size) else { return nil }
+    let (bytes, overflow) = items.multipliedReportingOverflow(by: size)
+    guard !overflow, bytes <= Int.max - 16 else { return nil }
     let raw: UnsafeMutableRawPointer
     if bytes >= pageBackedThreshold {
         guard let mapped = mmap(nil, bytes + 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),

@@ -21,7 +21,9 @@ final class MessageBudget: @unchecked Sendable {
     /// growing would pass the limit.
     func update(from charged: Int, to held: Int) -> Bool {
         lock.locked {
-            if held > charged && heldBytes + held - charged > limitBytes { return false }
+            // As a difference: `heldBytes + growth` can pass Int.max on 32-bit ARM, where the
+            // limit may be 2^31 - 1. Neither side overflows: 0 <= heldBytes <= limitBytes.
+            if held > charged && held - charged > limitBytes - heldBytes { return false }
             heldBytes += held - charged
             return true
         }

@@ -45,7 +45,9 @@ final class Outbox: @unchecked Sendable {
         defer { pthread_mutex_unlock(mutex) }
         if closed { return .closing }
         // One message always fits an empty queue, however large, so big messages still flow.
-        if queuedBytes > 0 && queuedBytes + message.bytes.count > limitBytes { return .failed }
+        // As a difference, so it cannot overflow when --max-queued-bytes is near Int.max (32-bit
+        // ARM); `limitBytes - queuedBytes` is negative after one oversized message, never wider.
+        if queuedBytes > 0 && message.bytes.count > limitBytes - queuedBytes { return .failed }
         items.append(message)
         queuedBytes += message.bytes.count
         pthread_cond_signal(condition)
