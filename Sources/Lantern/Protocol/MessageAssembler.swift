@@ -51,6 +51,15 @@ public struct MessageAssembler {
         return maxMessageBytes > Int.max - slack ? Int.max : maxMessageBytes + slack
     }
 
+    /// Doubles `capacity` for a message that needs `needed` bytes, but never past `limit`.
+    /// Written so it cannot overflow: `capacity * 2` trapped on 32-bit ARM once a message
+    /// (up to 1 GiB, more with deflate's slack) had grown past 2^30. `needed` is at most
+    /// `limit`: `frameStart` refused any frame that would take the message past it.
+    static func grownCapacity(_ capacity: Int, needed: Int, limit: Int) -> Int {
+        guard capacity < limit else { return max(needed, capacity) }
+        return max(needed, capacity + min(capacity, limit - capacity))
+    }
+
     /// True while a fragmented message is open.
     public var isInMessage: Bool { messageOpcode != nil }
 
@@ -99,7 +108,7 @@ public struct MessageAssembler {
         // One allocation for the rest of the frame instead of regrowing chunk by chunk. A
         // declared length is only a claim: reserve at most 1 MiB ahead of the bytes that arrive.
         let needed = message.count + Int(min(frameRemaining, 1 << 20))
-        if needed > message.capacity { message.reserveCapacity(max(needed, message.capacity * 2)) }
+        if needed > message.capacity { message.reserveCapacity(Self.grownCapacity(message.capacity, needed: needed, limit: wireLimit)) }
         frameRemaining -= min(frameRemaining, UInt64(chunk.count))
         message.append(contentsOf: chunk)
         frameIsWholeMessage = false  // part of it is copied now, so the rest must follow it

@@ -49,7 +49,9 @@ struct ReadBuffer {
                 start = 0
                 end = unreadCount
             } else if storage.count < growLimit {
-                reserve(min(storage.count * 2, growLimit))
+                // Doubled up to the limit without computing `count * 2`, which can pass Int.max
+                // on 32-bit ARM (--max-header-bytes has no upper bound).
+                reserve(storage.count + min(storage.count, growLimit - storage.count))
             }
         }
         guard end < storage.count else { return -1 }
