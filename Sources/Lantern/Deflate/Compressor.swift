@@ -26,21 +26,31 @@ final class Compressor {
     func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
         output.removeAll(keepingCapacity: true)
         var produced = 0
+        // zlib counts in 32 bits (uInt) and sizes in `unsigned long` (32 bits on ARMv7, where a
+        // bound past 2^31 does not fit an Int): what does not fit is sent uncompressed, and the
+        // buffer grows without overflowing. Messages are at most 1 GiB (--max-message-bytes).
+        guard let available = uInt(exactly: input.count) else { return false }
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(input.count)
-        var capacity = Int(deflateBound(&stream, uLong(input.count))) + 16
+        stream.avail_in = available
+        guard let bound = Int(exactly: deflateBound(&stream, uLong(available))), bound <= Int.max - 16 else { return false }
+        var capacity = bound + 16
         while true {
             if output.count < capacity { output.append(contentsOf: repeatElement(0, count: capacity - output.count)) }
             let status = output.withUnsafeMutableBytes { out -> Int32 in
+                // `room` <= Int.max, so what deflate writes into it always fits an Int.
+                let room = uInt(clamping: out.count - produced)
                 stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + produced
-                stream.avail_out = uInt(out.count - produced)
+                stream.avail_out = room
                 let r = deflate(&stream, Z_SYNC_FLUSH)
-                produced = out.count - Int(stream.avail_out)
+                produced += Int(room - stream.avail_out)
                 return r
             }
             if status != Z_OK && status != Z_BUF_ERROR { return false }
             // Done once all input is consumed and the flush fit (room left over).
             if stream.avail_in == 0 && stream.avail_out > 0 { break }
+            // More room: what zlib's count left of the buffer first, else double it.
+            if stream.avail_out == 0 && produced < output.count { continue }
+            guard capacity <= Int.max / 2 else { return false }
             capacity *= 2
         }
         output.removeLast(output.count - produced)

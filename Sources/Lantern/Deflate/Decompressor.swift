@@ -59,8 +59,11 @@ final class Decompressor {
         _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8], _ progress: inout Progress,
         inspect: (UnsafeRawBufferPointer) -> Bool
     ) throws(ProtocolError) {
+        // zlib counts input in 32 bits. A message is at most 1 GiB plus deflate's slack
+        // (--max-message-bytes), so this refuses only what the limit would have refused anyway.
+        guard let available = uInt(exactly: input.count) else { throw .messageTooBig }
         stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress!.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(input.count)
+        stream.avail_in = available
         while true {
             let start = progress.filled
             if output.count == start {
@@ -68,16 +71,20 @@ final class Decompressor {
                 // steps bounded by what the limit still allows (+1 byte to detect overflow). Only
                 // when the room is used up: zero-filling a step per call made a long run of
                 // output-less blocks cost its length squared.
-                // (guess - 1 and limit - start cannot overflow; limit + 1 could, at Int.max.)
-                let room = min(max(4 * input.count, 1024, start) - 1, limit - start) + 1
+                // (guess - 1 and limit - start cannot overflow; limit + 1 could, at Int.max. Nor
+                // can the guess: 4 x a message of 512 MiB or more passed Int.max on 32-bit ARM.)
+                let guess = input.count > Int.max / 4 ? Int.max : 4 * input.count
+                let room = min(max(guess, 1024, start) - 1, limit - start) + 1
                 output.append(contentsOf: repeatElement(0, count: room))
             }
-            let space = output.count - start
+            // At most what zlib's 32-bit count takes; the rest of the room is used next round.
+            // (`space` <= Int.max, so what inflate writes into it always fits an Int.)
+            let space = uInt(clamping: output.count - start)
             let (status, produced) = output.withUnsafeMutableBytes { out -> (Int32, Int) in
                 stream.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self) + start
-                stream.avail_out = uInt(space)
+                stream.avail_out = space
                 let r = inflate(&stream, Z_SYNC_FLUSH)
-                return (r, space - Int(stream.avail_out))
+                return (r, Int(space - stream.avail_out))
             }
             progress.filled += produced
             if progress.filled > limit { throw .messageTooBig }
