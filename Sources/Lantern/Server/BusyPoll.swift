@@ -11,8 +11,8 @@ import Glibc
 struct BusyPoll {
     /// How long to keep checking, µs (`Limits.busyPollMicroseconds`); 0 turns polling off.
     let budgetMicroseconds: Int
-    /// Polls in a row that ended with nothing to read.
-    private var missed = 0
+    /// Polls in a row that ended with nothing to read, kept below 32 (see `countMiss`).
+    private(set) var missed = 0
 
     init(budgetMicroseconds: Int) { self.budgetMicroseconds = budgetMicroseconds }
 
@@ -23,7 +23,7 @@ struct BusyPoll {
         // then polled for only once in 16 waits, to notice when it speeds up. 64 connections on
         // one core answer only after ~500 µs: polling for them cost 3 % of the echo rate.
         let skipped = missed >= 3 && missed % 16 != 0
-        if skipped { missed += 1 }
+        if skipped { countMiss() }
         guard budgetMicroseconds > 0 && !skipped else {
             // Just answered: let the other runnable connection threads go first. By the time
             // this one runs again its peer has often sent the next message, so the read finds
@@ -42,7 +42,13 @@ struct BusyPoll {
                 guard error.isTimeout else { throw error }
             }
         } while MonotonicClock.nowUs() < deadline
-        missed += 1
+        countMiss()
         return nil
     }
+
+    /// One more wait without a reply in the window. The count only matters modulo 16 once past
+    /// 16, so it cycles through 16...31 instead of growing for as long as the connection lives:
+    /// a peer that is always slow passed 2^31 waits in ~25 days at 1000 messages/s, and a
+    /// 32-bit `Int` (ARMv7) then trapped.
+    mutating func countMiss() { missed = missed >= 31 ? 16 : missed + 1 }
 }
