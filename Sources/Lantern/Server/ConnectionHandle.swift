@@ -30,7 +30,8 @@ enum SendOutcome {
 /// The connection's own thread, its writer thread (fan-out mode) and the shutdown path send
 /// through it, one at a time under `writeLock`, and nothing is sent after a close frame.
 final class ConnectionHandle: @unchecked Sendable {
-    let id: Int
+    /// Unique within the process (`ServerContext.nextID`): 64 bits, so it never wraps or traps.
+    let id: UInt64
     let socket: Socket
     private let writeLock = Lock()
     /// Send side of permessage-deflate; used only under `writeLock`.
@@ -52,7 +53,7 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Guarded by `failure`: the descriptor is (about to be) closed; never shut it down then.
     private var socketRetired = false
 
-    init(id: Int, socket: Socket, deflate: PerMessageDeflate?, metrics: Metrics, outbox: Outbox?, sendTimeoutMs: Int) {
+    init(id: UInt64, socket: Socket, deflate: PerMessageDeflate?, metrics: Metrics, outbox: Outbox?, sendTimeoutMs: Int) {
         self.sendTimeoutMs = sendTimeoutMs
         self.id = id
         self.socket = socket

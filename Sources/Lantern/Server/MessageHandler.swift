@@ -69,7 +69,7 @@ public struct Session {
     let hub: Hub
 
     /// A number unique to this connection within the process.
-    public var id: Int { handle.id }
+    public var id: UInt64 { handle.id }
 
     /// Sends a message to this connection (compressed if negotiated); false if it is gone.
     @discardableResult

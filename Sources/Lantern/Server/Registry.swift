@@ -2,7 +2,7 @@
 /// Every way a connection ends goes through `remove`, so the count is the truth.
 final class Registry: @unchecked Sendable {
     private let lock = Lock()
-    private var connections: [Int: ConnectionHandle] = [:]
+    private var connections: [UInt64: ConnectionHandle] = [:]
 
     /// Adds a connection; returns the count including it.
     func add(_ handle: ConnectionHandle) -> Int {

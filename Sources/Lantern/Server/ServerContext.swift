@@ -9,7 +9,8 @@ final class ServerContext: @unchecked Sendable {
     let metrics = Metrics()
     let hub: Hub
     private let lock = Lock()
-    private var lastID = 0
+    /// 64 bits: on 32-bit ARM an `Int` id trapped after 2^31 upgrades (~25 days at 1000/s).
+    private var lastID: UInt64 = 0
     /// Connections with a live thread (HTTP or WebSocket), for the connection cap.
     private var activeCount = 0
     private var stopping = false
@@ -24,7 +25,7 @@ final class ServerContext: @unchecked Sendable {
         hub = Hub(registry: registry, log: log)
     }
 
-    func nextID() -> Int { lock.locked { lastID += 1; return lastID } }
+    func nextID() -> UInt64 { lock.locked { lastID += 1; return lastID } }
 
     /// Claims a connection slot; false when the cap is reached.
     func claimSlot() -> Bool {
