@@ -41,12 +41,10 @@ func monotonicNanoseconds() -> UInt64 {
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
 
-/// Resident set size of `pid` in bytes (VmRSS), 0 if unreadable.
+/// Resident set size of `pid` in bytes (VmRSS; under emulation the guest's share, see
+/// `ProcStat.residentKB`), 0 if unreadable.
 func residentBytes(of pid: Int32) -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kb = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
-    return kb * 1024
+    (ProcStat.residentKB(pid) ?? 0) * 1024
 }
 
 /// A WebSocket client that sets a small receive buffer *before* connecting (so the window it

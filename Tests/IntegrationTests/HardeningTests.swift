@@ -393,7 +393,7 @@ struct HardeningTests {
         let stalledID = openLine.split(separator: " ").first { $0.hasPrefix("id=") }.map(String.init) ?? "id=?"
         var small: Int32 = 4096
         setsockopt(stalled.fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        let rssStart = ProcStat.status(pid, "VmRSS") ?? 0
+        let rssStart = ProcStat.residentKB(pid) ?? 0
 
         // 1. The stalled peer sends 512 KB messages until the server stops reading it.
         let progress = Box<(sent: Int, lastSent: Double, error: String?)>((0, 0, nil))
@@ -420,7 +420,7 @@ struct HardeningTests {
             try fast.sendFrame(opcode: Op.text, payload: text)
             #expect(try fast.readMessage().payload == text)
             latencies.append(Clock.now() - t0)
-            rssMax = max(rssMax, ProcStat.status(pid, "VmRSS") ?? 0)
+            rssMax = max(rssMax, ProcStat.residentKB(pid) ?? 0)
             if server.stderr.text.contains("ws-close \(stalledID) ") { closedAt = Clock.now(); break }
             usleep(5_000)  // pacing, not synchronisation
         }
@@ -551,7 +551,7 @@ struct HardeningTests {
         defer { server.stop() }
         let pid = server.pid, port = server.port
         let (baseThreads, baseFDs) = ProcStat.baseline(pid)
-        let rssStart = ProcStat.status(pid, "VmRSS") ?? 0
+        let rssStart = ProcStat.residentKB(pid) ?? 0
         let tally = Tally()
         let counter = Counter()
         let greeting = Array("Welcome to simple echo server".utf8)
@@ -597,7 +597,7 @@ struct HardeningTests {
         while !workers.isDone && Clock.now() - t0 < 150 {
             peakThreads = max(peakThreads, ProcStat.threads(pid))
             peakFDs = max(peakFDs, ProcStat.fds(pid))
-            peakRSS = max(peakRSS, ProcStat.status(pid, "VmRSS") ?? 0)
+            peakRSS = max(peakRSS, ProcStat.residentKB(pid) ?? 0)
             _ = workers.join(timeout: 0.2)
         }
         #expect(workers.join(timeout: 5), "churn workers did not finish")
@@ -612,7 +612,7 @@ struct HardeningTests {
         let lines = PipeCollector.completeLines(server.stderr.text)
         let opens = lines.filter { $0.contains(" ws-open ") }.count, closes = lines.filter { $0.contains(" ws-close ") }.count
         let lastClose = lines.last { $0.contains(" ws-close ") } ?? ""
-        let rssEnd = ProcStat.status(pid, "VmRSS") ?? 0
+        let rssEnd = ProcStat.residentKB(pid) ?? 0
         #expect(threadsBack, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
         #expect(fdsBack, "fds \(ProcStat.fds(pid)), baseline \(baseFDs)")
         #expect(logged && opens == upgradedCount && closes == upgradedCount, "ws-open \(opens), ws-close \(closes), expected \(upgradedCount) each")

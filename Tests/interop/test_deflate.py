@@ -21,6 +21,33 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 ROOT = Path(__file__).resolve().parents[2]
 BIN = os.environ.get("LANTERN_BIN") or str(ROOT / ".build" / "debug" / "lantern")
 SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20]
+# LANTERN_EMULATED=1: the binary runs under qemu-user (CI's ARM builds); anything measured
+# differently for that prints an "EMULATED:" line.
+EMULATED = os.environ.get("LANTERN_EMULATED") == "1"
+
+
+def guest_rss_kb(pid):
+    """Under qemu-user VmRSS also holds qemu's own memory (its executable, translated code and a
+    glibc heap that grows with every guest thread it has run), none of it the server's. qemu puts
+    the guest at guest_base 0 (a 32-bit guest below 4 GiB; aarch64's image at 0x200000, its mmaps
+    from 0x5500000000) and its own brk heap and image above (0x55..., 0x7f...), its mmaps higher
+    still: the guest's share is the Rss of the mappings below both qemu's [heap] and its executable
+    image. None if no file-backed mapping (the guest binary) lies there. Same rule as ProcStat.residentKB in the Swift suite."""
+    exe = os.readlink(f"/proc/{pid}/exe")
+    maps = []
+    for line in open(f"/proc/{pid}/smaps"):
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):
+            fields = line.split(None, 5)
+            maps.append([int(fields[0].split("-")[0], 16), fields[5].strip() if len(fields) > 5 else "", 0])
+        elif line.startswith("Rss:") and maps:
+            maps[-1][2] = int(line.split()[1])
+    host = [start for start, path, _ in maps if path in (exe, "[heap]")]
+    if not host:
+        return None
+    guest = [m for m in maps if m[0] < min(host)]
+    if not any(path.startswith("/") for _, path, _ in guest):
+        return None
+    return sum(rss for _, _, rss in guest)
 
 
 class Server:
@@ -41,6 +68,11 @@ class Server:
         self.url = f"ws://127.0.0.1:{self.port}/ws"
 
     def rss_kb(self):
+        if EMULATED:
+            guest = guest_rss_kb(self.proc.pid)
+            if guest is not None:
+                return guest
+            print(f"EMULATED: cannot tell the guest's memory from qemu's in /proc/{self.proc.pid}/smaps: RSS includes qemu's")
         for line in open(f"/proc/{self.proc.pid}/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
