@@ -33,10 +33,11 @@ enum Fmt {
 /// The server's threads, descriptors and memory, from /proc.
 enum ProcStat {
     /// The server's own threads. Under qemu-user (`LANTERN_EMULATED=1`) the process also holds
-    /// qemu's threads (its RCU thread: 1 with qemu 7-9), which the server never sees: they are left
-    /// out (see `isEmulatorThread`), so every count means what it means natively.
+    /// qemu's own threads (its RCU thread: 1 with qemu 7-9), which the server never sees: they are
+    /// left out (see `emulatorThreads`), so every count means what it means natively.
     static func threads(_ pid: Int32) -> Int {
-        Emulation.active ? threadIDs(pid).count : entries("/proc/\(pid)/task")
+        guard Emulation.active else { return entries("/proc/\(pid)/task") }
+        return threadIDs(pid).count
     }
 
     /// Every task of the process, the emulator's included (what a pids cgroup counts).
@@ -46,19 +47,44 @@ enum ProcStat {
     static func threadIDs(_ pid: Int32) -> Set<String> {
         let all = Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
         guard Emulation.active else { return all }
-        return all.filter { !isEmulatorThread(pid, $0) }
+        return all.subtracting(emulatorThreads(pid))
     }
 
-    /// A thread qemu-user made for itself rather than for the guest. qemu creates its helper
-    /// threads (qemu_thread_create) with every signal blocked but the synchronous faults; a guest
-    /// thread runs with the host mask open (qemu keeps the guest's mask itself, and the server only
-    /// ever blocks SIGINT and SIGTERM). So: a task that blocks 32 or more signals. A task that has
-    /// just gone (unreadable status) counts as neither.
-    static func isEmulatorThread(_ pid: Int32, _ tid: String) -> Bool {
+    private static let emulatorLock = NSLock()
+    nonisolated(unsafe) private static var emulatorTIDs: [String: Set<String>] = [:]
+
+    /// The threads qemu-user made for itself in process `pid`, found once per process (on the first
+    /// count, which every test takes while the server is idle: `baseline`) and remembered: qemu makes
+    /// them before the guest starts and keeps them to the end. qemu creates its helper threads
+    /// (qemu_thread_create) with every signal blocked but the synchronous faults; a guest thread
+    /// runs with the host mask open (qemu keeps the guest's mask itself; the server blocks only
+    /// SIGINT and SIGTERM) except for moments inside qemu (a thread being created, a signal being
+    /// delivered), so: the tasks that block 32 or more signals in 5 samples 20 ms apart.
+    static func emulatorThreads(_ pid: Int32) -> Set<String> {
+        // Keyed by pid and start time: a later server may get the same pid.
+        let stat = read("/proc/\(pid)/stat")
+        let start = stat.lastIndex(of: ")").map { stat[stat.index(after: $0)...].split(separator: " ").dropFirst(19).first.map(String.init) ?? "" } ?? ""
+        let key = "\(pid) \(start)"
+        emulatorLock.lock(); defer { emulatorLock.unlock() }
+        if let known = emulatorTIDs[key] { return known }
+        var found: Set<String>?
+        for _ in 0..<5 {
+            let all = Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
+            let now = all.filter { blocksAlmostEverySignal(pid, $0) }
+            found = found.map { $0.intersection(now) } ?? now
+            usleep(20_000)
+        }
+        let result = found ?? []
+        emulatorTIDs[key] = result
+        Emulation.note("thread counts of pid \(pid) leave out \(result.count) qemu thread(s) (tids \(result.sorted().joined(separator: ",")))")
+        return result
+    }
+
+    private static func blocksAlmostEverySignal(_ pid: Int32, _ tid: String) -> Bool {
         let text = read("/proc/\(pid)/task/\(tid)/status")
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }),
               let mask = UInt64(line.dropFirst("SigBlk:".count).trimmingCharacters(in: .whitespaces), radix: 16)
-        else { return true }
+        else { return false }
         return mask.nonzeroBitCount >= 32
     }
 
