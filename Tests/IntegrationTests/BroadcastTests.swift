@@ -43,8 +43,8 @@ func monotonicNanoseconds() -> UInt64 {
 
 /// Resident set size of `pid` in bytes (VmRSS; under emulation the guest's share, see
 /// `ProcStat.residentKB`), 0 if unreadable.
-func residentBytes(of pid: Int32) -> Int {
-    (ProcStat.residentKB(pid) ?? 0) * 1024
+func residentBytes(of pid: Int32, caller: String = #function) -> Int {
+    (ProcStat.residentKB(pid, caller: caller) ?? 0) * 1024
 }
 
 /// A WebSocket client that sets a small receive buffer *before* connecting (so the window it

@@ -35,23 +35,24 @@ enum ProcStat {
     /// The server's own threads. Under qemu-user (`LANTERN_EMULATED=1`) the process also holds
     /// qemu's own threads (its RCU thread: 1 with qemu 7-9), which the server never sees: they are
     /// left out (see `emulatorThreads`), so every count means what it means natively.
-    static func threads(_ pid: Int32) -> Int {
+    static func threads(_ pid: Int32, caller: String = #function) -> Int {
         guard Emulation.active else { return entries("/proc/\(pid)/task") }
-        return threadIDs(pid).count
+        return threadIDs(pid, caller: caller).count
     }
 
     /// Every task of the process, the emulator's included (what a pids cgroup counts).
     static func tasks(_ pid: Int32) -> Int { entries("/proc/\(pid)/task") }
 
     /// The thread IDs of the process right now (under emulation: the guest's threads only).
-    static func threadIDs(_ pid: Int32) -> Set<String> {
+    static func threadIDs(_ pid: Int32, caller: String = #function) -> Set<String> {
         let all = Set((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? [])
         guard Emulation.active else { return all }
-        return all.subtracting(emulatorThreads(pid))
+        return all.subtracting(emulatorThreads(pid, caller: caller))
     }
 
     private static let emulatorLock = NSLock()
     nonisolated(unsafe) private static var emulatorTIDs: [String: Set<String>] = [:]
+    nonisolated(unsafe) private static var rssNoted: Set<String> = []
 
     /// The threads qemu-user made for itself in process `pid`, found once per process (on the first
     /// count, which every test takes while the server is idle: `baseline`) and remembered: qemu makes
@@ -60,7 +61,7 @@ enum ProcStat {
     /// runs with the host mask open (qemu keeps the guest's mask itself; the server blocks only
     /// SIGINT and SIGTERM) except for moments inside qemu (a thread being created, a signal being
     /// delivered), so: the tasks that block 32 or more signals in 5 samples 20 ms apart.
-    static func emulatorThreads(_ pid: Int32) -> Set<String> {
+    static func emulatorThreads(_ pid: Int32, caller: String = #function) -> Set<String> {
         // Keyed by pid and start time: a later server may get the same pid.
         let stat = read("/proc/\(pid)/stat")
         let start = stat.lastIndex(of: ")").map { stat[stat.index(after: $0)...].split(separator: " ").dropFirst(19).first.map(String.init) ?? "" } ?? ""
@@ -76,7 +77,7 @@ enum ProcStat {
         }
         let result = found ?? []
         emulatorTIDs[key] = result
-        Emulation.note("thread counts of pid \(pid) leave out \(result.count) qemu thread(s) (tids \(result.sorted().joined(separator: ",")))")
+        Emulation.note("\(caller.split(separator: "(").first ?? ""): thread counts of the server (pid \(pid)) leave out \(result.count) qemu thread(s) (tids \(result.sorted().joined(separator: ",")))")
         return result
     }
 
@@ -90,8 +91,8 @@ enum ProcStat {
 
     /// Threads and fds of an idle server once its start-up is over (the first worker starts after
     /// the listening line is printed): at least 2 threads, and the same counts twice in a row.
-    static func baseline(_ pid: Int32) -> (threads: Int, fds: Int) {
-        _ = Clock.eventually(timeout: 5) { threads(pid) >= 2 }
+    static func baseline(_ pid: Int32, caller: String = #function) -> (threads: Int, fds: Int) {
+        _ = Clock.eventually(timeout: 5) { threads(pid, caller: caller) >= 2 }
         var last = (threads(pid), fds(pid))
         _ = Clock.eventually(timeout: 2) {
             let now = (threads(pid), fds(pid))
@@ -119,9 +120,17 @@ enum ProcStat {
     /// mmaps from 0x5500000000), its own [heap] and image above (0x55..., 0x7f...), its mmaps
     /// higher still. If no file-backed mapping (the guest binary) lies below them, the guest cannot
     /// be told apart: then VmRSS (qemu included), with an `EMULATED:` line.
-    static func residentKB(_ pid: Int32) -> Int? {
+    static func residentKB(_ pid: Int32, caller: String = #function) -> Int? {
         guard Emulation.active else { return status(pid, "VmRSS") }
-        if let guest = guestResidentKB(pid) { return guest }
+        if let guest = guestResidentKB(pid) {
+            emulatorLock.lock()
+            let first = rssNoted.insert("\(pid) \(caller)").inserted
+            emulatorLock.unlock()
+            if first {
+                Emulation.note("\(caller.split(separator: "(").first ?? ""): RSS of the server (pid \(pid)) is the guest's mappings, \(guest) kB now, not VmRSS, \(status(pid, "VmRSS") ?? 0) kB (qemu's own heap grows with every thread it runs)")
+            }
+            return guest
+        }
         Emulation.note("cannot tell the guest's memory from qemu's in /proc/\(pid)/smaps: RSS includes qemu's")
         return status(pid, "VmRSS")
     }
