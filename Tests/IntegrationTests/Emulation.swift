@@ -23,6 +23,6 @@ enum Emulation {
     }
 
     private static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e6 ? String(Int(value)) : String(value)
+        value == value.rounded() && abs(value) < 1e6 ? String(Int(value)) : String(format: "%.1f", value)
     }
 }

@@ -77,7 +77,7 @@ enum ProcStat {
         }
         let result = found ?? []
         emulatorTIDs[key] = result
-        Emulation.note("\(caller.split(separator: "(").first ?? ""): thread counts of the server (pid \(pid)) leave out \(result.count) qemu thread(s) (tids \(result.sorted().joined(separator: ",")))")
+        Emulation.note("\(caller.split(separator: "(").first ?? ""): thread counts of the server leave out \(result.count) qemu thread(s) (found at start: they block every signal)")
         return result
     }
 
@@ -127,7 +127,7 @@ enum ProcStat {
             let first = rssNoted.insert("\(pid) \(caller)").inserted
             emulatorLock.unlock()
             if first {
-                Emulation.note("\(caller.split(separator: "(").first ?? ""): RSS of the server (pid \(pid)) is the guest's mappings, \(guest) kB now, not VmRSS, \(status(pid, "VmRSS") ?? 0) kB (qemu's own heap grows with every thread it runs)")
+                Emulation.note("\(caller.split(separator: "(").first ?? ""): RSS of the server is the guest's mappings, not VmRSS (qemu's own heap grows with every thread it runs)")
             }
             return guest
         }

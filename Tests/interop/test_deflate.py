@@ -79,7 +79,7 @@ class Server:
         if guest is None:
             note and note("cannot tell the guest's memory from qemu's in smaps: RSS includes qemu's")
             return vm
-        note and note(f"RSS is the guest's mappings ({guest} kB at start), not VmRSS ({vm} kB): "
+        note and note("RSS is the guest's mappings, not VmRSS: "
                       "qemu's own heap and translated code grow with every thread it runs")
         return guest
 
