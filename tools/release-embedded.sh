@@ -114,7 +114,6 @@ if [[ -z $OUT_BIN ]]; then
     if [[ $MUSL == 1 && $ARCH_GIVEN == 1 ]]; then OUT_BIN=dist/lantern-linux-$ARCH; else OUT_BIN=dist/lantern; fi
 fi
 
-TRIPLE=$SWIFT_TARGET
 SCRATCH=.build-embedded
 if [[ $MUSL == 1 ]]; then
     SCRATCH=.build-embedded-musl
@@ -157,7 +156,7 @@ SOURCES=()
 while IFS= read -r file; do SOURCES+=("$file"); done < <(find Sources/Lantern -name '*.swift' | LC_ALL=C sort)
 SOURCES+=("$OUT/EmbeddedAssets.swift" tools/embedded/GlibcOverlay.swift Sources/lantern/main.swift)
 SWIFT_FLAGS=(
-    -target "$TRIPLE" -enable-experimental-feature Embedded -wmo -Osize
+    -target "$SWIFT_TARGET" -enable-experimental-feature Embedded -wmo -Osize
     -Xfrontend -function-sections
     -module-name Lantern
     -I tools/embedded/Glibc -I Sources/CZlib -I Sources/CSystem
