@@ -24,11 +24,11 @@ struct ConnectionHandleTests {
         while send(fds[0], chunk, chunk.count, Int32(MSG_DONTWAIT)) > 0 { filled += 1 }
         #expect(filled > 0)
         let start = MonotonicClock.nowMs()
-        #expect(handle.trySendClose(.goingAway, reason: "server shutting down") == false)
+        #expect(handle.trySendClose(.shuttingDown) == false)
         #expect(MonotonicClock.nowMs() - start < 2_500, "trySendClose blocked on a full socket")
         // And nothing else may be written after it: the stream's end is settled, as 1006, and
         // the socket is shut down so the connection's thread wakes from recv at once.
-        #expect(handle.trySendClose(.goingAway, reason: "again") == false)
+        #expect(handle.trySendClose(CloseReason(.goingAway, "again")) == false)
         #expect(handle.failureCode == .abnormalClosure)
         var byte: UInt8 = 0
         #expect(recv(fds[0], &byte, 1, Int32(MSG_DONTWAIT)) == 0, "our read side is not shut down")
@@ -39,9 +39,9 @@ struct ConnectionHandleTests {
         #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
         defer { close(fds[0]); close(fds[1]) }
         let handle = ConnectionHandle(id: 1, socket: Socket(fd: fds[0]), deflate: nil, metrics: Metrics(), outbox: nil, sendTimeoutMs: 5_000)
-        #expect(handle.trySendClose(.goingAway, reason: "x") == nil, "before the 101 there is nothing to close")
+        #expect(handle.trySendClose(CloseReason(.goingAway, "x")) == nil, "before the 101 there is nothing to close")
         try handle.writeOpening([0x41])
-        #expect(handle.trySendClose(.goingAway, reason: "bye") == true)
+        #expect(handle.trySendClose(CloseReason(.goingAway, "bye")) == true)
         var received = [UInt8](repeating: 0, count: 64)
         let n = recv(fds[1], &received, received.count, 0)
         // "A", then an unmasked close frame: FIN + opcode 8, length 5, code 1001, "bye".

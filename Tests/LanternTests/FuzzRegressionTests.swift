@@ -7,10 +7,10 @@ struct FuzzRegressionTests {
     /// regressions/frame/wirelimit-overflow-compressed-intmax: a compressed first frame with
     /// `maxMessageBytes` near Int.max overflowed the wire-limit sum.
     @Test func compressedFrameWithHugeLimitDoesNotOverflow() throws {
-        var assembler = MessageAssembler(maxMessageBytes: Int.max, compressionNegotiated: true)
+        var assembler = MessageAssembler(maxMessageBytes: Int.max)
         let header = FrameHeader(fin: true, reservedBits: FrameHeader.rsv1, opcode: .text, maskKey: 1, payloadLength: 1 << 62)
         try assembler.frameStart(header)
-        var small = MessageAssembler(maxMessageBytes: 1000, compressionNegotiated: true)
+        var small = MessageAssembler(maxMessageBytes: 1000)
         let tooBig = FrameHeader(fin: true, reservedBits: FrameHeader.rsv1, opcode: .binary, maskKey: 1, payloadLength: UInt64(Int.max))
         #expect(throws: ProtocolError.messageTooBig) { try small.frameStart(tooBig) }
     }

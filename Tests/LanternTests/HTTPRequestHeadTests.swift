@@ -10,9 +10,9 @@ func parseHead(_ text: String, maxBytes: Int = 8192) throws -> (HTTPRequestHead,
     try parseHead(Array(text.utf8), maxBytes: maxBytes)
 }
 
-/// The HTTP status a throwing call fails with, or nil if it does not throw a `HandshakeError`.
+/// The HTTP status a throwing call fails with, or nil if it does not throw a `HTTPError`.
 func handshakeStatus(_ body: () throws -> Void) -> Int? {
-    do { try body() } catch let e as HandshakeError { return e.status } catch { return -1 }
+    do { try body() } catch let e as HTTPError { return e.status } catch { return -1 }
     return nil
 }
 
@@ -96,7 +96,7 @@ struct HTTPRequestHeadTests {
         #expect(try parseHead(Array(long[..<(max - 1)]), maxBytes: max) == nil)
         #expect(handshakeStatus { _ = try parseHead(Array(long[..<max]), maxBytes: max) } == 431)
         #expect(handshakeStatus { _ = try parseHead(long, maxBytes: max) } == 431)
-        #expect(throws: HandshakeError.headerTooLarge) { try parseHead(long, maxBytes: max) }
+        #expect(throws: HTTPError.headerTooLarge) { try parseHead(long, maxBytes: max) }
         // A blank line that arrives only after the limit does not help.
         #expect(handshakeStatus { _ = try parseHead(long + Array("\r\n\r\n".utf8), maxBytes: max) } == 431)
     }
@@ -385,15 +385,15 @@ struct HandshakeValidateTests {
 
     @Test("the error cases themselves")
     func errorCases() throws {
-        #expect(throws: HandshakeError.methodNotAllowed) { try Handshake.validate(try upgradeHead { $0[0] = "PUT /chat HTTP/1.1" }) }
-        #expect(throws: HandshakeError.upgradeRequired) { try Handshake.validate(try upgradeHead(remove("upgrade"))) }
-        #expect(throws: HandshakeError.unsupportedVersion) { try Handshake.validate(try upgradeHead(replace("Sec-WebSocket-Version", with: "8"))) }
-        #expect(throws: HandshakeError.unsupportedVersion) { try Handshake.validate(try upgradeHead(remove("sec-websocket-version"))) }
-        #expect(HandshakeError.headerTooLarge.status == 431)
-        #expect(HandshakeError.forbidden.status == 403)
-        #expect(HandshakeError.serviceUnavailable.status == 503)
-        #expect(HandshakeError.notFound.status == 404)
-        #expect(HandshakeError.notImplemented.status == 501)
-        #expect(HandshakeError.httpVersionNotSupported.status == 505)
+        #expect(throws: HTTPError.methodNotAllowed(allow: "GET")) { try Handshake.validate(try upgradeHead { $0[0] = "PUT /chat HTTP/1.1" }) }
+        #expect(throws: HTTPError.upgradeRequired) { try Handshake.validate(try upgradeHead(remove("upgrade"))) }
+        #expect(throws: HTTPError.unsupportedVersion) { try Handshake.validate(try upgradeHead(replace("Sec-WebSocket-Version", with: "8"))) }
+        #expect(throws: HTTPError.unsupportedVersion) { try Handshake.validate(try upgradeHead(remove("sec-websocket-version"))) }
+        #expect(HTTPError.headerTooLarge.status == 431)
+        #expect(HTTPError.forbidden.status == 403)
+        #expect(HTTPError.serviceUnavailable.status == 503)
+        #expect(HTTPError.notFound.status == 404)
+        #expect(HTTPError.notImplemented.status == 501)
+        #expect(HTTPError.httpVersionNotSupported.status == 505)
     }
 }

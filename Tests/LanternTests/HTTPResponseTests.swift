@@ -25,7 +25,7 @@ struct HTTPResponseTests {
         #expect(HTTPResponse.announcing(plain, closing: false, minorVersion: 1) == plain)
         let upgrade = response(["connection: Upgrade"], body: "")
         #expect(HTTPResponse.announcing(upgrade, closing: true, minorVersion: 1) == upgrade)
-        let error = HTTPResponse.plain(status: 400, message: "bad")
+        let error = HTTPResponse.refusal(.badRequest("bad"))
         #expect(HTTPResponse.announcing(error, closing: true, minorVersion: 0) == error)
     }
 }

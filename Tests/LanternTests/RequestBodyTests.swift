@@ -57,7 +57,7 @@ struct RequestBodyTests {
         let head = { (lines: [String]) in try #require(try parseHead(request(lines))).0 }
         #expect(try head(["POST / HTTP/1.1", "Host: a", "Content-Length: 2"]).checkMessage() == .length(2))
         #expect(handshakeStatus { _ = try head(["FOO / HTTP/1.1", "Content-Length: x"]).checkMessage() } == 400)
-        #expect(throws: HandshakeError.badRequest("missing Host")) { _ = try head(["FOO / HTTP/1.1"]).checkMessage() }
-        #expect(throws: HandshakeError.notImplemented) { _ = try head(["FOO / HTTP/1.1", "Host: a"]).checkMessage() }
+        #expect(throws: HTTPError.badRequest("missing Host")) { _ = try head(["FOO / HTTP/1.1"]).checkMessage() }
+        #expect(throws: HTTPError.notImplemented) { _ = try head(["FOO / HTTP/1.1", "Host: a"]).checkMessage() }
     }
 }

@@ -116,28 +116,60 @@ func decodeFrames(_ chunks: [[UInt8]], rules: FrameRules = FrameRules()) throws 
     return events
 }
 
-/// Drives a `MessageAssembler` with whole frames, as the connection does with decoder events.
-struct AssemblerDriver {
-    var assembler: MessageAssembler
+/// Drives a `MessageReader` (unmasked frames allowed) with whole frames, as bytes: each frame's
+/// header goes with its first payload chunk, the other chunks follow one read at a time.
+struct ReaderDriver {
+    var reader: MessageReader
+    /// The payload of the last message, copied out while it was valid.
+    private(set) var message: [UInt8] = []
+    /// Whether the last message was read in place (not copied by the reader).
+    private(set) var messageWasInPlace = false
+    private var pending: [UInt8] = []
+
     init(maxMessageBytes: Int = 1 << 20, compressionNegotiated: Bool = false) {
-        assembler = MessageAssembler(maxMessageBytes: maxMessageBytes, compressionNegotiated: compressionNegotiated)
+        reader = MessageReader(maxMessageBytes: maxMessageBytes, compressionNegotiated: compressionNegotiated, requireMask: false)
     }
 
-    /// Feeds one frame: header, the payload in `chunks`, end. Returns the event of the frame's end.
-    mutating func frame(_ opcode: Opcode, fin: Bool = true, rsv: UInt8 = 0, chunks: [[UInt8]]) throws -> AssemblerEvent? {
+    /// Feeds one frame; returns the event it completed (the last one, if a chunk completed several).
+    mutating func frame(_ opcode: Opcode, fin: Bool = true, rsv: UInt8 = 0, chunks: [[UInt8]]) throws -> InboundEvent? {
         let length = chunks.reduce(0) { $0 + $1.count }
-        try assembler.frameStart(FrameHeader(fin: fin, reservedBits: rsv, opcode: opcode, payloadLength: UInt64(length)))
-        for chunk in chunks {
-            try chunk.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try assembler.payload(raw) }
+        let header = FrameHeader(fin: fin, reservedBits: rsv, opcode: opcode, payloadLength: UInt64(length)).encoded
+        var event: InboundEvent? = nil
+        for piece in [header + (chunks.first ?? [])] + chunks.dropFirst() {
+            event = try feed(piece) ?? event
         }
-        return try assembler.frameEnd()
+        return event
     }
 
-    mutating func frame(_ opcode: Opcode, fin: Bool = true, rsv: UInt8 = 0, _ payload: [UInt8] = []) throws -> AssemblerEvent? {
+    mutating func frame(_ opcode: Opcode, fin: Bool = true, rsv: UInt8 = 0, _ payload: [UInt8] = []) throws -> InboundEvent? {
         try frame(opcode, fin: fin, rsv: rsv, chunks: payload.isEmpty ? [] : [payload])
     }
 
-    mutating func payload(_ bytes: [UInt8]) throws {
-        try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws in try assembler.payload(raw) }
+    /// Feeds raw bytes as one read; returns the last event they completed.
+    mutating func feed(_ bytes: [UInt8]) throws -> InboundEvent? {
+        pending += bytes
+        var last: InboundEvent? = nil
+        var reader = self.reader
+        defer { self.reader = reader }
+        while true {
+            var message: [UInt8]? = nil
+            var inPlace = false
+            let (event, used) = try pending.withUnsafeMutableBytes { (raw: UnsafeMutableRawBufferPointer) throws in
+                let step = try reader.next(raw)
+                if case .message? = step.event {
+                    message = reader.withMessage { Array($0) }
+                    inPlace = reader.messageIsInPlace
+                }
+                return step
+            }
+            pending.removeFirst(used)
+            guard let event else { return last }
+            if let message {
+                self.message = message
+                messageWasInPlace = inPlace
+                reader.messageHandled(keepingUpTo: 1 << 20)
+            }
+            last = event
+        }
     }
 }

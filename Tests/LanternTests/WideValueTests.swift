@@ -45,7 +45,7 @@ struct WideValueTests {
             // The wire limit: the limit plus 1/64 + 1 KiB, saturated at Int.max (on 32-bit ARM,
             // 2^31 - 1 + slack saturates, so 2^31 is too big there but not here).
             let wireLimit = min(UInt64(limit) + UInt64(limit / 64 + 1024), UInt64(Int.max))
-            var compressed = MessageAssembler(maxMessageBytes: limit, compressionNegotiated: true)
+            var compressed = MessageAssembler(maxMessageBytes: limit)
             let header = FrameHeader(fin: true, reservedBits: FrameHeader.rsv1, opcode: .binary, payloadLength: length)
             if length > wireLimit {
                 #expect(throws: ProtocolError.messageTooBig) { try compressed.frameStart(header) }
@@ -54,14 +54,14 @@ struct WideValueTests {
             }
             var fragmented = MessageAssembler(maxMessageBytes: limit)
             try fragmented.frameStart(FrameHeader(fin: false, opcode: .text, payloadLength: 2))
-            try [UInt8](arrayLiteral: 0x68, 0x69).withUnsafeBytes { try fragmented.payload($0) }
+            try [UInt8](arrayLiteral: 0x68, 0x69).withUnsafeBytes { try fragmented.payload($0, restOfFrame: 0) }
             #expect(try fragmented.frameEnd() == nil)
             #expect(throws: ProtocolError.messageTooBig) {
                 try fragmented.frameStart(FrameHeader(fin: true, opcode: .continuation, payloadLength: length))
             }
         }
         // At Int.max the slack saturates instead of overflowing.
-        var widest = MessageAssembler(maxMessageBytes: Int.max, compressionNegotiated: true)
+        var widest = MessageAssembler(maxMessageBytes: Int.max)
         try widest.frameStart(FrameHeader(fin: true, reservedBits: FrameHeader.rsv1, opcode: .binary, payloadLength: UInt64(Int.max)))
     }
 
@@ -142,7 +142,7 @@ struct WideValueTests {
             if let expected {
                 #expect(try head.checkMessage() == .length(expected))
             } else {
-                #expect(throws: HandshakeError.badRequest("invalid Content-Length")) { _ = try head.checkMessage() }
+                #expect(throws: HTTPError.badRequest("invalid Content-Length")) { _ = try head.checkMessage() }
             }
         }
     }

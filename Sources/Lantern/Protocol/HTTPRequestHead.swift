@@ -1,55 +1,3 @@
-/// Why a request head was refused, with the HTTP status that answers it.
-public enum HandshakeError: Error, Equatable, Sendable {
-    public static func == (a: HandshakeError, b: HandshakeError) -> Bool {
-        a.status == b.status && a.message.utf8Bytes == b.message.utf8Bytes
-    }
-
-    case badRequest(StaticString)
-    case notFound
-    case methodNotAllowed
-    /// Not an upgrade request at the WebSocket endpoint.
-    case upgradeRequired
-    /// `Sec-WebSocket-Version` other than 13 (RFC 6455 §4.4).
-    case unsupportedVersion
-    case forbidden
-    case headerTooLarge
-    case serviceUnavailable
-    /// A method this server does not know at all (RFC 9110 §9.1), as opposed to one a resource
-    /// does not allow (405).
-    case notImplemented
-    /// An HTTP major version other than 1 (RFC 9110 §15.6.6).
-    case httpVersionNotSupported
-
-    public var status: Int {
-        switch self {
-        case .badRequest: return 400
-        case .forbidden: return 403
-        case .notFound: return 404
-        case .methodNotAllowed: return 405
-        case .upgradeRequired, .unsupportedVersion: return 426
-        case .headerTooLarge: return 431
-        case .notImplemented: return 501
-        case .serviceUnavailable: return 503
-        case .httpVersionNotSupported: return 505
-        }
-    }
-
-    public var message: StaticString {
-        switch self {
-        case .badRequest(let why): return why
-        case .forbidden: return "origin not allowed"
-        case .notFound: return "not found"
-        case .methodNotAllowed: return "method not allowed"
-        case .upgradeRequired: return "WebSocket upgrade required"
-        case .unsupportedVersion: return "unsupported WebSocket version"
-        case .headerTooLarge: return "request header too large"
-        case .serviceUnavailable: return "too many connections"
-        case .notImplemented: return "method not implemented"
-        case .httpVersionNotSupported: return "HTTP version not supported"
-        }
-    }
-}
-
 /// A parsed HTTP/1.x request head (RFC 9112 §2–5). Names are stored lower-cased, values trimmed.
 public struct HTTPRequestHead: Sendable {
     public var method: [UInt8]
@@ -70,7 +18,7 @@ public struct HTTPRequestHead: Sendable {
 
     /// Parses a head at the start of `bytes`. Returns nil until the blank line arrives, then the
     /// head and its length. Throws `.headerTooLarge` once `maxBytes` pass without one.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) throws(HandshakeError) -> (HTTPRequestHead, Int)? {
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) throws(HTTPError) -> (HTTPRequestHead, Int)? {
         // RFC 9112 §2.2: empty lines before the request line (a client's stray CRLF after a
         // previous body) are ignored.
         var skipped = 0
@@ -93,7 +41,7 @@ public struct HTTPRequestHead: Sendable {
     /// Index just past the CRLFCRLF that ends the head, looked for only within `limit` bytes.
     /// A line feed without its carriage return is refused at once (RFC 9112 §2.2 lets a server
     /// reject it): waiting for a CRLFCRLF that such a client never sends would only time out.
-    private static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(HandshakeError) -> Int? {
+    private static func findHeadEnd(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(HTTPError) -> Int? {
         let n = min(bytes.count, limit)
         var i = 0
         while i < n {
@@ -106,7 +54,7 @@ public struct HTTPRequestHead: Sendable {
         return nil
     }
 
-    private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HandshakeError) -> HTTPRequestHead {
+    private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTPError) -> HTTPRequestHead {
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .badRequest("malformed request line") }
         guard parts[0].allSatisfy(isTokenByte) else { throw .badRequest("malformed method") }
@@ -154,7 +102,7 @@ public struct HTTPRequestHead: Sendable {
         return (authority, path)
     }
 
-    private static func parseHeaderLine(_ line: UnsafeRawBufferPointer) throws(HandshakeError) -> (name: [UInt8], value: [UInt8]) {
+    private static func parseHeaderLine(_ line: UnsafeRawBufferPointer) throws(HTTPError) -> (name: [UInt8], value: [UInt8]) {
         // RFC 9112 §5.2: obsolete line folding is rejected; §5.1: no whitespace before the colon.
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw .badRequest("malformed header line") }
         let name = line[..<colon]
@@ -183,7 +131,7 @@ public struct HTTPRequestHead: Sendable {
     }
 
     /// The single value of a header, nil if absent; `.badRequest` if it appears more than once.
-    public func single(_ name: StaticString) throws(HandshakeError) -> [UInt8]? {
+    public func single(_ name: StaticString) throws(HTTPError) -> [UInt8]? {
         let all = values(name)
         if all.count > 1 { throw .badRequest("duplicate header") }
         return all.first
@@ -203,7 +151,7 @@ public struct HTTPRequestHead: Sendable {
     /// RFC 9112 §3.2: an HTTP/1.1 request without a Host field, any request with more than one,
     /// and a Host that is not an authority (RFC 3986 §3.2: host and port, no userinfo) are
     /// answered 400, whatever the form of the target.
-    public func checkHost() throws(HandshakeError) {
+    public func checkHost() throws(HTTPError) {
         let hosts = values("host")
         if hosts.count > 1 { throw .badRequest("duplicate Host") }
         guard let host = hosts.first else {

@@ -10,9 +10,9 @@ public enum Handshake {
     }
 
     /// Checks an upgrade request (§4.2.1) and returns the accept value to answer with.
-    public static func validate(_ head: HTTPRequestHead) throws(HandshakeError) -> [UInt8] {
+    public static func validate(_ head: HTTPRequestHead) throws(HTTPError) -> [UInt8] {
         // 1. A GET of HTTP/1.1 or later.
-        guard head.method == Array("GET".utf8) else { throw .methodNotAllowed }
+        guard head.method == Array("GET".utf8) else { throw .methodNotAllowed(allow: "GET") }
         guard head.minorVersion >= 1 else { throw .badRequest("WebSocket needs HTTP/1.1") }
         // 2. A Host header naming the server (a ws URI always has a host, §3).
         guard let host = try head.single("host"), !host.isEmpty else { throw .badRequest("missing Host") }

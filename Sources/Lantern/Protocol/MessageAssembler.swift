@@ -1,8 +1,8 @@
 /// What a completed frame means to the connection.
-public enum AssemblerEvent: Equatable, Sendable {
-    /// A whole data message is in `MessageAssembler.message`.
+public enum InboundEvent: Equatable, Sendable {
+    /// A whole data message (its bytes: `MessageReader.withMessage`).
     case message(Opcode, compressed: Bool)
-    /// A ping; its payload is in `MessageAssembler.control`.
+    /// A ping; its payload is `MessageReader.control`.
     case ping
     /// A pong (unsolicited pongs are allowed and ignored, RFC 6455 §5.5.3).
     case pong
@@ -13,11 +13,10 @@ public enum AssemblerEvent: Equatable, Sendable {
 /// Reassembles frames into messages and enforces the message-level rules of RFC 6455 §5.4–5.6:
 /// fragmentation order, control frames between fragments, UTF-8 of text (incrementally, so an
 /// invalid byte fails the connection before the message ends) and the message size limit
-/// (checked from frame headers, before any payload is buffered).
+/// (checked from frame headers, before any payload is buffered). Frame syntax, and which
+/// reserved bits may be set at all, is the decoder's job (`MessageReader` runs both).
 public struct MessageAssembler {
     public let maxMessageBytes: Int
-    /// Whether RSV1 marks a compressed message (permessage-deflate negotiated, RFC 7692 §6).
-    public var compressionNegotiated: Bool
     /// The message being assembled; complete after a `.message` event.
     public private(set) var message: [UInt8] = []
     /// The current control frame's payload (at most 125 bytes).
@@ -30,15 +29,9 @@ public struct MessageAssembler {
     private var frameIsControl = false
     private var controlOpcode = Opcode.ping
     private var frameFin = false
-    /// The current frame is a whole message (a data frame with FIN that opened no fragmented
-    /// message) and none of its payload has been copied yet.
-    private var frameIsWholeMessage = false
-    /// Payload bytes of the current frame not yet passed to `payload`.
-    private var frameRemaining: UInt64 = 0
 
-    public init(maxMessageBytes: Int, compressionNegotiated: Bool = false) {
+    public init(maxMessageBytes: Int) {
         self.maxMessageBytes = maxMessageBytes
-        self.compressionNegotiated = compressionNegotiated
     }
 
     /// Most bytes a message may take on the wire. Deflate can expand incompressible data a
@@ -63,15 +56,13 @@ public struct MessageAssembler {
     /// True while a fragmented message is open.
     public var isInMessage: Bool { messageOpcode != nil }
 
+    /// Starts a frame whose header the decoder accepted (RSV1 only when deflate was negotiated).
     public mutating func frameStart(_ header: FrameHeader) throws(ProtocolError) {
-        // RSV2/RSV3 are never defined here; RSV1 only by permessage-deflate.
-        if header.reservedBits & ~FrameHeader.rsv1 != 0 { throw .reservedBitsSet }
         let rsv1 = header.reservedBits & FrameHeader.rsv1 != 0
         if header.opcode.isControl {
             // RFC 7692 §6.1: RSV1 is set only on the first frame of a data message.
             if rsv1 { throw .reservedBitsSet }
             frameIsControl = true
-            frameIsWholeMessage = false
             controlOpcode = header.opcode
             control.removeAll(keepingCapacity: true)
             return
@@ -84,7 +75,6 @@ public struct MessageAssembler {
         } else {
             // RFC 6455 §5.4: fragments of one message are not interleaved with another.
             guard messageOpcode == nil else { throw .expectedContinuation }
-            if rsv1 && !compressionNegotiated { throw .reservedBitsSet }
             messageOpcode = header.opcode
             compressed = rsv1
             validatesUTF8 = header.opcode == .text && !rsv1
@@ -94,12 +84,11 @@ public struct MessageAssembler {
         // Compare in 64 bits: a 2^63 length must neither overflow nor allocate.
         if header.payloadLength > UInt64(wireLimit - message.count) { throw .messageTooBig }
         frameFin = header.fin
-        frameIsWholeMessage = header.fin && header.opcode != .continuation
-        frameRemaining = header.payloadLength
     }
 
-    /// Appends a chunk of the current frame's payload to `message` (or `control`).
-    public mutating func payload(_ chunk: UnsafeRawBufferPointer) throws(ProtocolError) {
+    /// Appends a chunk of the current frame's payload to `message` (or `control`);
+    /// `restOfFrame` is how much of the frame's payload follows this chunk.
+    public mutating func payload(_ chunk: UnsafeRawBufferPointer, restOfFrame: UInt64) throws(ProtocolError) {
         if frameIsControl {
             control.append(contentsOf: chunk)
             return
@@ -107,29 +96,20 @@ public struct MessageAssembler {
         if validatesUTF8 && !utf8.consume(chunk) { throw .invalidUTF8 }
         // One allocation for the rest of the frame instead of regrowing chunk by chunk. A
         // declared length is only a claim: reserve at most 1 MiB ahead of the bytes that arrive.
-        let needed = message.count + Int(min(frameRemaining, 1 << 20))
+        // (chunk + rest is at most 2^63 + a buffer: no overflow in 64 bits.)
+        let needed = message.count + Int(min(UInt64(chunk.count) + restOfFrame, 1 << 20))
         if needed > message.capacity { message.reserveCapacity(Self.grownCapacity(message.capacity, needed: needed, limit: wireLimit)) }
-        frameRemaining -= min(frameRemaining, UInt64(chunk.count))
         message.append(contentsOf: chunk)
-        frameIsWholeMessage = false  // part of it is copied now, so the rest must follow it
     }
 
-    /// Like `payload`, except that a chunk holding the entire payload of a whole-message frame
-    /// is only validated, not copied: returns true, and the caller must then use `chunk` as the
-    /// message that `frameEnd` announces (`message` stays empty). This is the echo path's one
-    /// copy saved: most messages arrive as one frame that fits the receive buffer.
-    public mutating func payloadInPlace(_ chunk: UnsafeRawBufferPointer) throws(ProtocolError) -> Bool {
-        guard frameIsWholeMessage && UInt64(chunk.count) == frameRemaining else {
-            try payload(chunk)
-            return false
-        }
-        if validatesUTF8 && !utf8.consume(chunk) { throw .invalidUTF8 }
-        frameRemaining = 0
-        return true
+    /// Checks, without copying, the entire payload of a frame that is a whole message; the
+    /// caller keeps the bytes and `message` stays empty (`MessageReader` decides when).
+    public mutating func validateInPlace(_ payload: UnsafeRawBufferPointer) throws(ProtocolError) {
+        if validatesUTF8 && !utf8.consume(payload) { throw .invalidUTF8 }
     }
 
     /// Ends the current frame; returns an event when it completed a message or was a control frame.
-    public mutating func frameEnd() throws(ProtocolError) -> AssemblerEvent? {
+    public mutating func frameEnd() throws(ProtocolError) -> InboundEvent? {
         if frameIsControl {
             switch controlOpcode {
             case .ping: return .ping
@@ -149,9 +129,6 @@ public struct MessageAssembler {
     /// Bytes of the message being assembled that arrived so far (what it has written to memory;
     /// capacity reserved ahead for a declared frame length is not touched until bytes arrive).
     public var heldBytes: Int { message.count }
-
-    /// Replaces the buffered message (e.g. with its inflated form).
-    public mutating func replaceMessage(with bytes: [UInt8]) { message = bytes }
 
     /// Drops a large message buffer after use, so an idle connection does not keep its peak size.
     public mutating func releaseMessage(keepingUpTo limit: Int) {

@@ -11,7 +11,7 @@ public enum RequestBody: Equatable, Sendable {
 
 extension HTTPRequestHead {
     /// The request's body framing; `.badRequest` for framing that cannot be trusted.
-    public func body() throws(HandshakeError) -> RequestBody {
+    public func body() throws(HTTPError) -> RequestBody {
         if !values("transfer-encoding").isEmpty {
             // §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing, even with a
             // Content-Length; in 1.1 it overrides any Content-Length.
@@ -41,7 +41,7 @@ extension HTTPRequestHead {
 
     /// What every request must pass before it is served: its framing, its Host (§3.2) and a
     /// method HTTP defines. Returns the body framing.
-    public func checkMessage() throws(HandshakeError) -> RequestBody {
+    public func checkMessage() throws(HTTPError) -> RequestBody {
         let body = try body()
         try checkHost()
         guard hasKnownMethod else { throw .notImplemented }

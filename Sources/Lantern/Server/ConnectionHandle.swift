@@ -41,8 +41,8 @@ final class ConnectionHandle: @unchecked Sendable {
     private let sendTimeoutMs: Int
     /// Present in fan-out mode: data messages wait here for the writer thread.
     let outbox: Outbox?
-    /// Guarded by `writeLock`.
-    private var closeSent = false
+    /// Which close frames have crossed; guarded by `writeLock`.
+    private var closing = ClosingHandshake()
     /// Guarded by `writeLock`: the 101 response is out, so frames may follow. A connection is
     /// registered before its 101 (so the count never lags what a client sees); until then other
     /// threads must not put a frame on the wire ahead of the response.
@@ -84,7 +84,7 @@ final class ConnectionHandle: @unchecked Sendable {
     /// Compresses (when negotiated and worthwhile) and writes one message now.
     func writeMessage(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) -> SendOutcome {
         let outcome = writeLock.locked { () -> SendOutcome in
-            if closeSent { return .closing }
+            if closing.handle(.frameToSend) == .nothing { return .closing }
             let result: Result<Void, Errno>
             if let deflate, deflate.deflate(payload) {
                 // RFC 7692 §6: RSV1 on the (only) frame marks the message as compressed.
@@ -99,7 +99,7 @@ final class ConnectionHandle: @unchecked Sendable {
             }
             if case .failure = result {
                 // Part of a frame may be on the wire: nothing may follow it.
-                closeSent = true
+                _ = closing.handle(.streamEnded)
                 return .failed
             }
             return .sent
@@ -111,39 +111,49 @@ final class ConnectionHandle: @unchecked Sendable {
         return outcome
     }
 
-    /// Sends one control frame (ping, pong, close). Returns false when a close frame already
-    /// went out, so this one must not.
+    /// Sends a ping or a pong. Returns false when a close frame already went out, so this
+    /// one must not.
     @discardableResult
-    func send(_ opcode: Opcode, _ payload: UnsafeRawBufferPointer) throws(Errno) -> Bool {
+    func sendControl(_ opcode: Opcode, _ payload: [UInt8]) throws(Errno) -> Bool {
         try writeLock.withLock { () throws(Errno) -> Bool in
-            if closeSent { return false }
-            if opcode == .connectionClose { closeSent = true }
-            try Self.writeFrame(socket, opcode, payload, 0, sendTimeoutMs)
+            guard closing.handle(.frameToSend) == .send else { return false }
+            try Self.writeFrame(socket, opcode, payload, sendTimeoutMs)
             return true
         }
     }
 
-    func send(_ opcode: Opcode, _ payload: [UInt8]) throws(Errno) -> Bool {
-        let result = payload.withUnsafeBytes { p in Result { () throws(Errno) -> Bool in try send(opcode, p) } }
-        return try result.get()
+    /// Starts the closing handshake unless our close frame already went out; returns whether
+    /// this call sent it.
+    @discardableResult
+    func sendClose(_ reason: CloseReason) -> Bool {
+        let sent = try? writeLock.withLock { () throws(Errno) -> Bool in
+            guard closing.handle(.serverCloses) == .send else { return false }
+            try Self.writeFrame(socket, .connectionClose, reason.payload, sendTimeoutMs)
+            return true
+        }
+        return sent ?? false
     }
 
-    /// Sends a close frame unless one was sent already; returns whether this call sent it.
-    func sendClose(_ code: CloseCode?, reason: StaticString = "") -> Bool {
-        (try? send(.connectionClose, ClosePayload.encode(code: code, reason: reason))) ?? false
+    /// The peer's close frame arrived: answer it with its code unless ours already went out
+    /// (RFC 6455 §5.5.1). Both close frames have then crossed, so the caller closes first.
+    func receivedClose(_ code: CloseCode?) {
+        _ = try? writeLock.withLock { () throws(Errno) in
+            _ = closing.handle(.peerCloses)
+            guard closing.handle(.serverCloses) == .send else { return }
+            try Self.writeFrame(socket, .connectionClose, CloseReason.reply(to: code).payload, sendTimeoutMs)
+        }
     }
 
     /// Like `sendClose`, but never waits: it gives up at once when another thread is mid-write,
     /// and when the socket buffer has no room (a peer that stopped reading while its thread
     /// sits in `recv`); shutdown must not spend a send timeout on each such peer. Nil means
     /// "busy, retry".
-    func trySendClose(_ code: CloseCode, reason: StaticString) -> Bool? {
-        let payload = ClosePayload.encode(code: code, reason: reason)
+    func trySendClose(_ reason: CloseReason) -> Bool? {
+        let payload = reason.payload
         var failed = false
         let sent = writeLock.tryLocked { () -> Bool? in
             if !opened { return nil }
-            if closeSent { return false }
-            closeSent = true
+            guard closing.handle(.serverCloses) == .send else { return false }
             failed = !sendWithoutWaiting(.connectionClose, payload)
             return !failed
         }
@@ -167,14 +177,13 @@ final class ConnectionHandle: @unchecked Sendable {
     /// its threads. Its own thread reports the code.
     func failSlowConsumer() {
         outbox?.close()
-        let payload = ClosePayload.encode(code: .policyViolation, reason: "slow consumer")
+        let payload = CloseReason.slowConsumer.payload
         // The failure lock is held throughout, so `retire` cannot close the descriptor meanwhile.
         failure.locked {
             if failedWith != nil || socketRetired { return }
-            failedWith = .policyViolation
+            failedWith = CloseReason.slowConsumer.code
             _ = writeLock.tryLocked { () -> Void in
-                if closeSent || !opened { return }
-                closeSent = true
+                guard opened, closing.handle(.serverCloses) == .send else { return }
                 _ = sendWithoutWaiting(.connectionClose, payload)
             }
             // Whatever the kernel still holds for this peer is dropped at close, not kept.
@@ -188,13 +197,13 @@ final class ConnectionHandle: @unchecked Sendable {
     /// 1. the outbox closes, so the writer thread stops taking messages;
     /// 2. a pending slow-consumer shutdown can no longer run;
     /// 3. our write side is shut, failing a write stalled on the peer, and under the write lock
-    ///    `closeSent` bars any later write;
+    ///    the closing handshake ends, which bars any later write;
     /// 4. only then is the descriptor closed (after draining the peer's last bytes if asked).
     func retire(_ ending: SocketEnding, timeoutMilliseconds: Int) {
         outbox?.close()
         failure.locked { socketRetired = true }
         socket.shutdownWrite()
-        writeLock.locked { closeSent = true }
+        writeLock.locked { _ = closing.handle(.streamEnded) }
         switch ending {
         case .drain: socket.drainAndClose(timeoutMilliseconds: timeoutMilliseconds)
         case .handshakeComplete: socket.closeUnlessPeerIsSending(timeoutMilliseconds: timeoutMilliseconds)
@@ -218,7 +227,7 @@ final class ConnectionHandle: @unchecked Sendable {
     var failureCode: CloseCode? { failure.locked { failedWith } }
 
     /// Whether this side already started the closing handshake.
-    var hasSentClose: Bool { writeLock.locked { closeSent } }
+    var hasSentClose: Bool { writeLock.locked { closing.hasSentClose } }
 
     /// Writes the 101 response (and greeting) under the same lock; frames may follow it.
     func writeOpening(_ bytes: [UInt8]) throws(Errno) {
@@ -226,6 +235,11 @@ final class ConnectionHandle: @unchecked Sendable {
             try socket.writeAll(bytes)
             opened = true
         }
+    }
+
+    /// A control frame (its payload is at most 125 bytes).
+    private static func writeFrame(_ socket: Socket, _ opcode: Opcode, _ payload: [UInt8], _ timeoutMs: Int) throws(Errno) {
+        try payload.withUnsafeBytes { p in Result { () throws(Errno) in try writeFrame(socket, opcode, p, 0, timeoutMs) } }.get()
     }
 
     private static func writeFrame(

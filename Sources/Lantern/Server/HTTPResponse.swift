@@ -2,11 +2,14 @@
 struct HTTPResponse {
     private(set) var bytes: [UInt8] = []
 
-    init(status: Int) {
+    /// A success or redirect (refusals: `refusal`).
+    init(status: Int) { self.init(status: status, reason: HTTPResponse.reasonPhrase(status)) }
+
+    private init(status: Int, reason: StaticString) {
         append("HTTP/1.1 ")
         append(String(status))
         append(" ")
-        append(HTTPResponse.reasonPhrase(status))
+        append(reason)
         append("\r\n")
     }
 
@@ -51,35 +54,20 @@ struct HTTPResponse {
         return announced
     }
 
-    /// A complete short plain-text response that closes the connection (errors); without its
-    /// body (but with the length it would have) when answering HEAD.
-    static func plain(status: Int, message: StaticString, connection: StaticString = "close", withBody: Bool = true,
-                      extraHeaders: (inout HTTPResponse) -> Void = { _ in }) -> [UInt8] {
-        var r = HTTPResponse(status: status)
+    /// The whole response to a refusal (see `HTTPError`): a line of plain text, without the
+    /// body (but with the length it would have) when answering HEAD (RFC 9110 §9.3.2).
+    static func refusal(_ error: HTTPError, isHead: Bool = false) -> [UInt8] {
+        let message = error.message
+        var r = HTTPResponse(status: error.status, reason: error.reasonPhrase)
         r.header("Content-Type", "text/plain; charset=utf-8")
         r.header("Content-Length", String(message.utf8CodeUnitCount + 1))
-        r.header("Connection", connection)
-        extraHeaders(&r)
+        if let connection = error.connectionField { r.header("Connection", connection) }
+        for field in error.headerFields { r.header(field.name, field.value) }
         r.append("\r\n")
-        if withBody {
+        if !isHead {
             r.append(message)
             r.append("\n")
         }
-        return r.bytes
-    }
-
-    /// A 404 that leaves a keep-alive connection open (a missing favicon must not cost the page
-    /// its connection); no body after HEAD (RFC 9110 §9.3.2).
-    static func notFound(isHead: Bool, keepAlive: Bool) -> [UInt8] {
-        let message: StaticString = "not found\n"
-        var r = HTTPResponse(status: 404)
-        r.header("Content-Type", "text/plain; charset=utf-8")
-        r.header("Content-Length", String(message.utf8CodeUnitCount))
-        r.header("Cache-Control", "no-cache")
-        r.header("X-Content-Type-Options", "nosniff")
-        if !keepAlive { r.header("Connection", "close") }
-        r.append("\r\n")
-        if !isHead { r.append(message) }
         return r.bytes
     }
 
@@ -89,21 +77,12 @@ struct HTTPResponse {
 
     private mutating func append(_ s: String) { bytes.append(contentsOf: s.utf8) }
 
-    static func reasonPhrase(_ status: Int) -> StaticString {
+    private static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
         case 101: return "Switching Protocols"
         case 200: return "OK"
         case 302: return "Found"
         case 304: return "Not Modified"
-        case 400: return "Bad Request"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 405: return "Method Not Allowed"
-        case 426: return "Upgrade Required"
-        case 431: return "Request Header Fields Too Large"
-        case 501: return "Not Implemented"
-        case 503: return "Service Unavailable"
-        case 505: return "HTTP Version Not Supported"
         default: return "Status"
         }
     }

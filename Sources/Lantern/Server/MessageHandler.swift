@@ -84,7 +84,7 @@ public struct Session {
 
     /// Starts the closing handshake (RFC 6455 §7.1.2).
     public func close(_ code: CloseCode, reason: StaticString = "") {
-        _ = handle.sendClose(code, reason: reason)
+        handle.sendClose(CloseReason(code, reason))
     }
 }
 

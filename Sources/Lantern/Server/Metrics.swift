@@ -27,7 +27,7 @@ final class Metrics: Sendable {
     let httpRequests = Counter()
     /// Refused upgrades and requests by HTTP status.
     private let refusals: [Counter]
-    private let refusalStatuses = [400, 403, 404, 405, 426, 431, 501, 503, 505]
+    private let refusalStatuses = HTTPError.statuses
     /// Closes by close code (1000...1015), anything else in `otherCloses`.
     private let closes: [Counter]
     private let otherCloses = Counter()
@@ -37,9 +37,8 @@ final class Metrics: Sendable {
         closes = (0..<16).map { _ in Counter() }
     }
 
-
-    func refused(status: Int) {
-        if let i = refusalStatuses.firstIndex(of: status) { refusals[i].add(1) }
+    func refused(_ error: HTTPError) {
+        if let i = refusalStatuses.firstIndex(of: error.status) { refusals[i].add(1) }
     }
 
     func closed(_ code: CloseCode) {

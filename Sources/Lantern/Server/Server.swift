@@ -76,7 +76,7 @@ public enum Server {
         // trySendClose is cheap for connections already closed and never waits on a stalled write.
         while context.registry.count > 0 && MonotonicClock.nowMs() < deadline {
             for handle in context.registry.snapshot() {
-                _ = handle.trySendClose(.goingAway, reason: "server shutting down")
+                _ = handle.trySendClose(.shuttingDown)
             }
             usleep(5_000)
         }

@@ -24,7 +24,7 @@ struct StaticResponder: Sendable {
         let isGet = head.method == Array("GET".utf8)
         // 1. The path as the table spells it; anything ambiguous is refused outright.
         guard let path = RequestPath.decode(head.path) else {
-            return (HTTPResponse.plain(status: 400, message: "bad request path", withBody: !isHead), false)
+            return (HTTPResponse.refusal(.badRequest("bad request path"), isHead: isHead), false)
         }
         if path.elementsEqual("/".utf8) {
             guard isGet || isHead else { return methodNotAllowed() }
@@ -37,7 +37,7 @@ struct StaticResponder: Sendable {
         }
         // 2. Lookup, then method: an unknown path is 404 whatever the method.
         guard let entry = lookup(path) else {
-            return (HTTPResponse.notFound(isHead: isHead, keepAlive: head.keepAlive), head.keepAlive)
+            return (HTTPResponse.refusal(.notFound, isHead: isHead), head.keepAlive)
         }
         guard isGet || isHead else { return methodNotAllowed() }
 
@@ -99,7 +99,7 @@ struct StaticResponder: Sendable {
     }
 
     private func methodNotAllowed() -> (bytes: [UInt8], keepOpen: Bool) {
-        (HTTPResponse.plain(status: 405, message: "method not allowed") { $0.header("Allow", "GET, HEAD") }, false)
+        (HTTPResponse.refusal(.methodNotAllowed(allow: "GET, HEAD")), false)
     }
 }
 

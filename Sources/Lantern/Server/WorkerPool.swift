@@ -130,10 +130,9 @@ final class WorkerPool<Handler: MessageHandler>: AcceptingWorkers, @unchecked Se
     /// 503 with Retry-After, then close; the client may try again later.
     private func refuseBusy(_ socket: Socket, _ peer: sockaddr_storage, why: String) {
         context.log(.warn, "refused peer=\(SocketAddress.describe(peer)): \(why)")
-        context.metrics.refused(status: 503)
+        context.metrics.refused(.serviceUnavailable)
         socket.setSendTimeout(milliseconds: 1_000)
-        let bytes = HTTPResponse.plain(status: 503, message: "server busy, try again") { $0.header("Retry-After", "5") }
-        _ = try? socket.writeAll(bytes)
+        _ = try? socket.writeAll(HTTPResponse.refusal(.serviceUnavailable))
         socket.shutdownWrite()
         socket.close()
     }
