@@ -169,7 +169,8 @@ final class ConnectionHandle: @unchecked Sendable {
     /// consumer path too). The write lock must be held.
     private func sendWithoutWaiting(_ opcode: Opcode, _ payload: [UInt8]) -> Bool {
         let frame = FrameHeader(fin: true, opcode: opcode, payloadLength: UInt64(payload.count)).encoded + payload
-        return Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) == frame.count
+        let sent = try? Errno.retrying { Glibc.send(socket.fd, frame, frame.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) }
+        return sent == frame.count
     }
 
     /// Ends a connection whose queue overflowed: 1008 "slow consumer" if the frame fits in the
