@@ -1,0 +1,156 @@
+/// An IP address as 16 bytes: IPv6 as is, IPv4 as its IPv4-mapped form (`::ffff:a.b.c.d`,
+/// RFC 4291 §2.5.5.2), which is also how a dual-stack socket reports IPv4 peers. Parsed and
+/// printed without the C library, so proxy headers and `--trust-proxy` are checked the same way
+/// on every CPU.
+public struct IPAddress: Equatable, Hashable, Sendable {
+    public let bytes: [UInt8]
+
+    public init(bytes: [UInt8]) {
+        precondition(bytes.count == 16)
+        self.bytes = bytes
+    }
+
+    /// `a.b.c.d` as an IPv4-mapped address.
+    public init(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+        self.init(bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, a, b, c, d])
+    }
+
+    public var isIPv4: Bool { bytes[0..<10].allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF }
+
+    /// A dotted quad (RFC 3986 §3.2.2's IPv4address: no leading zeros, each part ≤ 255) or an
+    /// IPv6 address in any RFC 4291 §2.2 form (`::`, an embedded dotted quad); no zone, no brackets.
+    public init?<C: Collection>(_ text: C) where C.Element == UInt8 {
+        let text = Array(text)
+        if let v4 = IPAddress.parseIPv4(text[...]) {
+            self.init(bytes: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] + v4)
+        } else if let v6 = IPAddress.parseIPv6(text[...]) {
+            self.init(bytes: v6)
+        } else {
+            return nil
+        }
+    }
+
+    private static func parseIPv4(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        let parts = text.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var out: [UInt8] = []
+        for part in parts {
+            guard (1...3).contains(part.count), part.allSatisfy(isDigit),
+                  part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
+            let value = part.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard value <= 255 else { return nil }
+            out.append(UInt8(value))
+        }
+        return out
+    }
+
+    private static func parseIPv6(_ text: ArraySlice<UInt8>) -> [UInt8]? {
+        guard text.count >= 2, text.count <= 45 else { return nil }
+        // Split around "::" (at most one), then each side into groups.
+        var head = text, tail: ArraySlice<UInt8>? = nil
+        if let gap = (text.startIndex..<(text.endIndex - 1)).first(where: { text[$0] == 0x3A && text[$0 + 1] == 0x3A }) {
+            head = text[..<gap]
+            tail = text[(gap + 2)...]
+            if tail!.starts(with: [0x3A]) || head.last == 0x3A { return nil }
+        }
+        guard var front = groups(head, allowIPv4: tail == nil) else { return nil }
+        var back: [UInt8] = []
+        if let tail {
+            guard let parsed = groups(tail, allowIPv4: true) else { return nil }
+            back = parsed
+            guard front.count + back.count <= 14 else { return nil }
+            front += [UInt8](repeating: 0, count: 16 - front.count - back.count)
+        } else if front.count != 16 {
+            return nil
+        }
+        return front + back
+    }
+
+    /// Colon-separated 16-bit hex groups, the last one possibly a dotted quad; as bytes.
+    private static func groups(_ text: ArraySlice<UInt8>, allowIPv4: Bool) -> [UInt8]? {
+        if text.isEmpty { return [] }
+        let parts = text.split(separator: 0x3A, omittingEmptySubsequences: false)
+        var out: [UInt8] = []
+        for (i, part) in parts.enumerated() {
+            if i == parts.count - 1, allowIPv4, part.contains(UInt8(ascii: ".")) {
+                guard let v4 = parseIPv4(part) else { return nil }
+                out += v4
+                continue
+            }
+            guard (1...4).contains(part.count) else { return nil }
+            var value = 0
+            for byte in part {
+                guard let digit = hexValue(byte) else { return nil }
+                value = value << 4 | digit
+            }
+            out += [UInt8(value >> 8), UInt8(value & 0xFF)]
+        }
+        return out.count <= 16 ? out : nil
+    }
+
+    /// Dotted quad for IPv4 (mapped) addresses, else RFC 5952 text: lower-case hex, no leading
+    /// zeros, the longest run of two or more zero groups as `::`.
+    public var text: String {
+        if isIPv4 { return "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])" }
+        let groups = (0..<8).map { Int(bytes[2 * $0]) << 8 | Int(bytes[2 * $0 + 1]) }
+        var best = (start: -1, length: 1), run = (start: -1, length: 0)
+        for (i, g) in groups.enumerated() {
+            if g == 0 {
+                run = run.start < 0 ? (i, 1) : (run.start, run.length + 1)
+                if run.length > best.length { best = run }
+            } else {
+                run = (-1, 0)
+            }
+        }
+        let hex = groups.map { String($0, radix: 16) }
+        guard best.start >= 0 else { return hex.joined(separator: ":") }
+        let left = hex[..<best.start].joined(separator: ":")
+        let right = hex[(best.start + best.length)...].joined(separator: ":")
+        return left + "::" + right
+    }
+
+    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    private static func hexValue(_ b: UInt8) -> Int? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(b - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(b - UInt8(ascii: "a") + 10)
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(b - UInt8(ascii: "A") + 10)
+        default: return nil
+        }
+    }
+}
+
+/// An address block, `ADDR/BITS` (RFC 4632 for IPv4, RFC 4291 §2.3 for IPv6), or one address.
+public struct AddressRange: Equatable, Sendable {
+    public let base: IPAddress
+    /// Leading bits that must match, out of 128 (an IPv4 prefix counts from bit 96).
+    public let prefixBits: Int
+
+    /// `10.0.0.0/8`, `fd00::/8`, `192.168.1.5` (a /32), `::1` (a /128).
+    public init?<C: Collection>(_ text: C) where C.Element == UInt8 {
+        let text = Array(text)
+        let slash = text.firstIndex(of: UInt8(ascii: "/"))
+        guard let base = IPAddress(text[..<(slash ?? text.endIndex)]) else { return nil }
+        let width = base.isIPv4 ? 32 : 128
+        var bits = width
+        if let slash {
+            let digits = text[(slash + 1)...]
+            guard (1...3).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+            bits = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            guard bits <= width else { return nil }
+        }
+        self.base = base
+        prefixBits = bits + (128 - width)
+    }
+
+    public func contains(_ address: IPAddress) -> Bool {
+        var left = prefixBits
+        for i in 0..<16 where left > 0 {
+            let mask: UInt8 = left >= 8 ? 0xFF : ~(0xFF >> UInt8(left))
+            if address.bytes[i] & mask != base.bytes[i] & mask { return false }
+            left -= 8
+        }
+        return true
+    }
+}
