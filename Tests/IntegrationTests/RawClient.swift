@@ -81,32 +81,67 @@ final class RawClient {
     /// Default time allowed for any single read operation.
     var timeout: TimeInterval
 
+    /// Where a client connects: the IPv4 or IPv6 loopback, or a Unix socket.
+    enum Address {
+        case ipv4Loopback(UInt16)
+        case ipv6Loopback(UInt16)
+        case unix(String)
+    }
+
     /// Connects to 127.0.0.1:`port`. `receiveBufferBytes` is set before connecting, so the
     /// window advertised from the SYN on is already that small.
-    init(port: UInt16, timeout: TimeInterval = 5, receiveBufferBytes: Int32? = nil) throws {
+    convenience init(port: UInt16, timeout: TimeInterval = 5, receiveBufferBytes: Int32? = nil) throws {
+        try self.init(address: .ipv4Loopback(port), timeout: timeout, receiveBufferBytes: receiveBufferBytes)
+    }
+
+    init(address: Address, timeout: TimeInterval = 5, receiveBufferBytes: Int32? = nil) throws {
         self.timeout = timeout
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var storage = sockaddr_storage()
+        let length: Int
+        switch address {
+        case .ipv4Loopback(let port):
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            length = Self.store(a, in: &storage)
+        case .ipv6Loopback(let port):
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = port.bigEndian
+            a.sin6_addr = in6addr_loopback
+            length = Self.store(a, in: &storage)
+        case .unix(let path):
+            var a = sockaddr_un()
+            a.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &a.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
+            length = Self.store(a, in: &storage)
+        }
+        fd = socket(Int32(storage.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError.system("socket", errno) }
         if var size = receiveBufferBytes {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
-        var one: Int32 = 1
-        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        if case .unix = address {} else {
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         // Sends of big payloads must not block forever either.
         var sendTimeout = timeval(tv_sec: Int(timeout.rounded(.up)), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let result = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(length)) }
         }
         guard result == 0 else {
             let code = errno
             Glibc.close(fd)
             throw ClientError.system("connect", code)
         }
+    }
+
+    private static func store<T>(_ address: T, in storage: inout sockaddr_storage) -> Int {
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: address) { dst.copyMemory(from: $0) } }
+        return MemoryLayout<T>.size
     }
 
     deinit { close() }
@@ -254,9 +289,21 @@ final class RawClient {
 
     /// Connects and completes the opening handshake, checking the 101 response.
     static func webSocket(port: UInt16, path: String = webSocketPath, timeout: TimeInterval = 5) throws -> RawClient {
-        let client = try RawClient(port: port, timeout: timeout)
+        try webSocket(address: .ipv4Loopback(port), path: path, timeout: timeout)
+    }
+
+    /// The same at any address; `extraHeaders` join the upgrade request (e.g. offers, proxy headers).
+    static func webSocket(address: Address, path: String = webSocketPath, extraHeaders: [String] = [],
+                          timeout: TimeInterval = 5) throws -> RawClient {
+        let client = try RawClient(address: address, timeout: timeout)
         let key = makeKey()
-        try client.sendRequest("GET \(path) HTTP/1.1", headers: upgradeHeaders(port: port, key: key))
+        var headers = upgradeHeaders(port: 80, key: key)
+        switch address {
+        case .ipv4Loopback(let port): headers[0] = "Host: 127.0.0.1:\(port)"
+        case .ipv6Loopback(let port): headers[0] = "Host: [::1]:\(port)"
+        case .unix: headers[0] = "Host: localhost"
+        }
+        try client.sendRequest("GET \(path) HTTP/1.1", headers: headers + extraHeaders)
         let response = try client.readHTTPResponse(bodyless: true)
         guard response.status == 101 else { throw ClientError.malformed("expected 101, got \(response.statusLine)") }
         guard response.header("Upgrade")?.lowercased() == "websocket" else { throw ClientError.malformed("Upgrade header \(response.header("Upgrade") ?? "missing")") }

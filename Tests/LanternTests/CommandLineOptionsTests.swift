@@ -4,7 +4,7 @@ import Testing
 /// The configuration's fields as strings, so a test can say which one it expects to change.
 func fields(_ c: Configuration) -> [String: String] {
     [
-        "host": c.host,
+        "host": c.host ?? "(every address)",
         "port": "\(c.port)",
         "greeting": String(decoding: c.greeting, as: UTF8.self),
         "maxMessageBytes": "\(c.limits.maxMessageBytes)",
@@ -50,7 +50,7 @@ struct CommandLineOptionsTests {
     @Test("no flags and no environment give the documented defaults")
     func defaults() throws {
         let c = try #require(runConfiguration(parseCommandLine([])))
-        #expect(c.host == "0.0.0.0")
+        #expect(c.host == nil, "every address, IPv4 and IPv6")
         #expect(c.port == 8080)
         #expect(String(decoding: c.greeting, as: UTF8.self) == "Welcome to simple echo server")
         #expect(c.limits.maxMessageBytes == 1_048_576)
@@ -268,8 +268,9 @@ struct CommandLineOptionsTests {
         func described(_ c: Configuration) -> String { var text = ""; dump(c, to: &text); return text }
         let pristine = described(Configuration())
         var checked = 0
-        // --allow-origin's "[same host only]" names a behaviour, not a value.
-        for option in CommandLineOptions.options where !option.value.isEmpty && option.flag != "--allow-origin" {
+        // These show a behaviour ("[same host only]", "[every address, ...]", "[off]", "[none]"), not a value.
+        let behaviours = ["--allow-origin", "--host", "--unix-socket", "--trust-proxy"]
+        for option in CommandLineOptions.options where !option.value.isEmpty && !behaviours.contains(option.flag) {
             guard option.help.hasSuffix("]"), let open = option.help.lastIndex(of: "[") else { continue }
             let value = String(option.help[option.help.index(after: open)..<option.help.index(before: option.help.endIndex)])
             var c = Configuration()

@@ -48,6 +48,11 @@ import Testing
         ("http://[::1]", "[::1]", true),
         ("http://[::1]", "[::1]:80", true),
         ("http://[fe80::1]:8080", "[fe80::1]:8080", true),
+        // RFC 6874 zones: the same zone is the same host; another zone is not.
+        ("http://[fe80::1%25eth0]:8080", "[fe80::1%25eth0]:8080", true),
+        ("http://[fe80::1%25eth0]:8080", "[fe80::1%25eth1]:8080", false),
+        ("http://[fe80::1%25eth0]:8080", "[fe80::1]:8080", false),
+        ("http://[::ffff:192.168.1.5]:8080", "[::ffff:192.168.1.5]:8080", true),
         ("http://[::1]:8080", "[::1]:9090", false),
         ("http://[::1]:8080", "[::2]:8080", false),
         ("http://[::1]:8080", "127.0.0.1:8080", false),

@@ -10,7 +10,7 @@ private enum Parsed: Equatable {
 }
 
 private func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) -> (Parsed, HTTPRequestHead?) {
-    do throws(HandshakeError) {
+    do throws(HTTPError) {
         guard let (head, end) = try HTTPRequestHead.parse(bytes, maxBytes: maxBytes) else { return (.needMore, nil) }
         // Names and values joined with a 0 byte (which neither may contain) for comparison.
         let headers = head.headers.map { $0.name + [0] + $0.value }
@@ -103,7 +103,7 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         check(limited == whole, "a smaller maxBytes changed a head that fits it")
     case .incomplete:
         if size >= small {
-            check(limited == .error(status: 431, message: HandshakeError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
+            check(limited == .error(status: 431, message: HTTPError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
         } else {
             check(limited == .needMore, "short input under a small limit")
         }
@@ -130,7 +130,7 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
             check(body == .transferCoded && head.minorVersion == 1, "Transfer-Encoding not honoured")
         }
     }
-    do throws(HandshakeError) {
+    do throws(HTTPError) {
         let accept = try Handshake.validate(head)
         check(accept.count == 28, "accept value is not base64 of 20 bytes")
         check(Base64.decode(accept)?.count == 20, "accept value does not decode")
@@ -192,7 +192,25 @@ private func isAuthorityModel(_ bytes: [UInt8]) -> Bool {
             return parts.count == 2 && !parts[0].isEmpty && parts[0].allSatisfy(hex) && !parts[1].isEmpty
                 && parts[1].allSatisfy { regNameByte($0) || $0 == UInt8(ascii: ":") }
         }
-        return literal.filter { $0 == UInt8(ascii: ":") }.count >= 2 && literal.allSatisfy { hex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+        // RFC 6874 zone: "%25" then unreserved bytes and %XX escapes.
+        let zoneAt = literal.firstIndex(of: UInt8(ascii: "%")) ?? literal.endIndex
+        let zone = literal[zoneAt...]
+        if !zone.isEmpty {
+            guard zone.starts(with: Array("%25".utf8)), zone.count > 3 else { return false }
+            let id = Array(zone.dropFirst(3))
+            var j = 0
+            while j < id.count {
+                if id[j] == UInt8(ascii: "%") {
+                    guard j + 2 < id.count, hex(id[j + 1]), hex(id[j + 2]) else { return false }
+                    j += 3
+                } else {
+                    guard regNameByte(id[j]), !"!$&'()*+,;=".utf8.contains(id[j]) else { return false }
+                    j += 1
+                }
+            }
+        }
+        let address = literal[..<zoneAt]
+        return address.filter { $0 == UInt8(ascii: ":") }.count >= 2 && address.allSatisfy { hex($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
     }
     return true
 }

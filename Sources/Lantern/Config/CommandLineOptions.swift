@@ -28,11 +28,20 @@ public enum CommandLineOptions {
     }
 
     static let options: [Option] = [
-        Option(flag: "--host", value: "ADDR", help: "address to listen on (numeric IPv4/IPv6, or localhost) [0.0.0.0]") { c, v in
+        Option(flag: "--host", value: "ADDR", help: "address to listen on (numeric IPv4/IPv6, or localhost; 0.0.0.0 = IPv4 only, :: = IPv6 only) [every address, IPv4 and IPv6]") { c, v in
             c.host = v; return !v.isEmpty
         },
         Option(flag: "--port", value: "N", help: "TCP port, 0 = any free port [8080]") { c, v in
             guard let p = UInt16(v) else { return false }; c.port = p; return true
+        },
+        Option(flag: "--unix-socket", value: "PATH", help: "listen on this Unix socket INSTEAD of TCP (--host/--port unused; a stale socket file is replaced) [off]") { c, v in
+            c.unixSocket = v; return !v.isEmpty
+        },
+        Option(flag: "--unix-socket-mode", value: "OCTAL", help: "permissions of the --unix-socket file [0660]") { c, v in
+            let digits = Array(v.utf8)
+            guard (1...4).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "7") }) else { return false }
+            c.unixSocketMode = digits.reduce(0) { $0 << 3 | UInt32($1 - UInt8(ascii: "0")) }
+            return true
         },
         Option(flag: "--greeting", value: "TEXT", help: "text sent on open, \"\" for none [Welcome to simple echo server]") { c, v in
             c.greeting = Array(v.utf8); return true
@@ -127,6 +136,16 @@ public enum CommandLineOptions {
             }
             return any
         },
+        Option(flag: "--trust-proxy", value: "ADDR|CIDR|unix", help: "believe Forwarded / X-Forwarded-For from these peers (repeatable; env: comma list) [none]") { c, v in
+            var any = false
+            for item in Array(v.utf8).split(separator: UInt8(ascii: ",")) {
+                let proxy = ASCII.trimmed(item)
+                if proxy.isEmpty { continue }
+                guard c.trustedProxies.add(proxy) else { return false }
+                any = true
+            }
+            return any
+        },
         Option(flag: "--log-level", value: "LEVEL", help: "error|warn|info|debug [info]") { c, v in
             switch v {
             case "error": c.logLevel = .error
@@ -155,8 +174,10 @@ public enum CommandLineOptions {
                 return .usageError("invalid value for \(option.environmentName): \(value)")
             }
         }
+        // Not a flag: tests force the no-IPv6 fallback with it.
+        if let value = environment("LANTERN_TEST_NO_IPV6"), value == "1" { config.simulateNoIPv6 = true }
         // A repeatable flag replaces its environment list instead of adding to it.
-        var replacedOrigins = false
+        var replacedOrigins = false, replacedProxies = false
         var i = 0
         while i < arguments.count {
             var arg = arguments[i]
@@ -184,6 +205,10 @@ public enum CommandLineOptions {
             if option.flag == "--allow-origin" && !replacedOrigins {
                 config.origins.allowed = []
                 replacedOrigins = true
+            }
+            if option.flag == "--trust-proxy" && !replacedProxies {
+                config.trustedProxies = TrustedProxies()
+                replacedProxies = true
             }
             if !option.apply(&config, value) { return .usageError("invalid value for \(arg): \(value)") }
         }

@@ -1,7 +1,16 @@
 /// Everything the server needs to run, built once from flags and environment.
 public struct Configuration: Sendable {
-    public var host = "0.0.0.0"
+    /// `--host`; nil: every address, IPv4 and IPv6 on one socket (IPv4 alone without IPv6).
+    public var host: String? = nil
     public var port: UInt16 = 8080
+    /// `--unix-socket`: listen on this Unix socket instead of TCP.
+    public var unixSocket: String? = nil
+    /// `--unix-socket-mode`: the socket file's permissions.
+    public var unixSocketMode: UInt32 = 0o660
+    /// `--trust-proxy`: peers whose Forwarded / X-Forwarded-For name the real client.
+    public var trustedProxies = TrustedProxies()
+    /// LANTERN_TEST_NO_IPV6=1: behave as on a kernel without IPv6 (tests of the fallback).
+    public var simulateNoIPv6 = false
     /// Text sent to every new WebSocket connection; empty sends nothing.
     public var greeting: [UInt8] = Array("Welcome to simple echo server".utf8)
     public var limits = Limits()

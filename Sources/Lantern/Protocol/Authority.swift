@@ -48,8 +48,30 @@ public struct Authority: Equatable, Sendable {
             return body[..<dot].allSatisfy(isHexDigit) && !tail.isEmpty
                 && tail.allSatisfy { isUnreserved($0) || isSubDelimiter($0) || $0 == UInt8(ascii: ":") }
         }
-        return inner.filter { $0 == UInt8(ascii: ":") }.count >= 2
-            && inner.allSatisfy { isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+        // RFC 6874: a link-local address may carry its zone, `fe80::1%25eth0`.
+        var address = inner
+        if let percent = inner.firstIndex(of: UInt8(ascii: "%")) {
+            address = inner[..<percent]
+            let zone = inner[percent...]
+            guard zone.starts(with: "%25".utf8), zone.count > 3, isZoneID(zone.dropFirst(3)) else { return false }
+        }
+        return address.filter { $0 == UInt8(ascii: ":") }.count >= 2
+            && address.allSatisfy { isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }
+    }
+
+    /// ZoneID = 1*( unreserved / pct-encoded ) (RFC 6874 §2).
+    private static func isZoneID(_ zone: ArraySlice<UInt8>) -> Bool {
+        var i = zone.startIndex
+        while i < zone.endIndex {
+            if zone[i] == UInt8(ascii: "%") {
+                guard i + 2 < zone.endIndex, isHexDigit(zone[i + 1]), isHexDigit(zone[i + 2]) else { return false }
+                i += 3
+            } else {
+                guard isUnreserved(zone[i]) else { return false }
+                i += 1
+            }
+        }
+        return true
     }
 
     /// `*( unreserved / pct-encoded / sub-delims )`, which covers IPv4 addresses too.

@@ -91,22 +91,39 @@ public struct IPAddress: Equatable, Hashable, Sendable {
     /// Dotted quad for IPv4 (mapped) addresses, else RFC 5952 text: lower-case hex, no leading
     /// zeros, the longest run of two or more zero groups as `::`.
     public var text: String {
-        if isIPv4 { return "\(bytes[12]).\(bytes[13]).\(bytes[14]).\(bytes[15])" }
-        let groups = (0..<8).map { Int(bytes[2 * $0]) << 8 | Int(bytes[2 * $0 + 1]) }
-        var best = (start: -1, length: 1), run = (start: -1, length: 0)
-        for (i, g) in groups.enumerated() {
-            if g == 0 {
-                run = run.start < 0 ? (i, 1) : (run.start, run.length + 1)
-                if run.length > best.length { best = run }
-            } else {
-                run = (-1, 0)
+        var out: [UInt8] = []
+        if isIPv4 {
+            for i in 12..<16 {
+                if i > 12 { out.append(UInt8(ascii: ".")) }
+                Self.appendNumber(Int(bytes[i]), base: 10, to: &out)
             }
+            return String(decoding: out, as: UTF8.self)
         }
-        let hex = groups.map { String($0, radix: 16) }
-        guard best.start >= 0 else { return hex.joined(separator: ":") }
-        let left = hex[..<best.start].joined(separator: ":")
-        let right = hex[(best.start + best.length)...].joined(separator: ":")
-        return left + "::" + right
+        let groups = (0..<8).map { Int(bytes[2 * $0]) << 8 | Int(bytes[2 * $0 + 1]) }
+        var best = (start: 8, length: 1), run = (start: 8, length: 0)
+        for (i, g) in groups.enumerated() {
+            run = g != 0 ? (8, 0) : run.length == 0 ? (i, 1) : (run.start, run.length + 1)
+            if run.length > best.length { best = run }
+        }
+        var i = 0
+        while i < 8 {
+            if i == best.start {
+                out += [UInt8(ascii: ":"), UInt8(ascii: ":")]
+                i += best.length
+                continue
+            }
+            if i > 0 && out.last != UInt8(ascii: ":") { out.append(UInt8(ascii: ":")) }
+            Self.appendNumber(groups[i], base: 16, to: &out)
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Digits of `value` without leading zeros.
+    private static func appendNumber(_ value: Int, base: Int, to out: inout [UInt8]) {
+        if value >= base { appendNumber(value / base, base: base, to: &out) }
+        let digit = value % base
+        out.append(digit < 10 ? UInt8(ascii: "0") + UInt8(digit) : UInt8(ascii: "a") + UInt8(digit - 10))
     }
 
     private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }

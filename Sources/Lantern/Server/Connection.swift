@@ -14,7 +14,10 @@ enum ReadBufferSizes {
 /// buffer and its timeout. The protocol decisions come from the pure types in Protocol/.
 final class Connection<Handler: MessageHandler> {
     let socket: Socket
-    let peer: sockaddr_storage
+    /// The connection's own peer (a proxy, when one is in front).
+    let peer: PeerAddress
+    /// Who sent the current request: `peer`, or the client a trusted proxy names.
+    var client: PeerAddress
     let server: ServerContext
     let handler: Handler
     let limits: Limits
@@ -26,7 +29,8 @@ final class Connection<Handler: MessageHandler> {
     /// `receiveTimeoutMs`: the timeout the socket inherited from the listener.
     init(socket: Socket, peer: sockaddr_storage, receiveTimeoutMs: Int, server: ServerContext, handler: Handler) {
         self.socket = socket
-        self.peer = peer
+        self.peer = SocketAddress.peer(peer)
+        client = self.peer
         self.receiveTimeoutMs = receiveTimeoutMs
         self.server = server
         self.handler = handler

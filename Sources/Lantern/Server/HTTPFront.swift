@@ -10,7 +10,11 @@ extension Connection {
         var deadline = MonotonicClock.nowMs() + Int64(limits.handshakeTimeoutMs)
         while let head = nextRequest(by: deadline) {
             let body: RequestBody
-            do { body = try head.checkMessage() } catch {
+            client = peer
+            do throws(HTTPError) {
+                client = try ClientAddress.resolve(peer: peer, head: head, trusted: server.configuration.trustedProxies)
+                body = try head.checkMessage()
+            } catch {
                 refuse(error, path: text(head.path), isHead: head.isHead)
                 return nil
             }
@@ -24,7 +28,7 @@ extension Connection {
     /// Refuses with `error` and closes; after HEAD the response has no body (RFC 9110 §9.3.2).
     func refuse(_ error: HTTPError, path: String, isHead: Bool = false) {
         server.metrics.refused(error)
-        server.log(.info, "http refused \(path) \(error.status) \(text(error.message))")
+        server.log(.info, "http refused \(path) \(error.status) \(text(error.message)) peer=\(client.text)")
         _ = try? socket.writeAll(HTTPResponse.refusal(error, isHead: isHead))
         socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
     }
@@ -46,7 +50,7 @@ extension Connection {
             }
             let remaining = MonotonicClock.msUntil(deadline)
             if remaining <= 0 {
-                server.log(.info, "http timeout peer=\(SocketAddress.describe(peer))")
+                server.log(.info, "http timeout peer=\(client.text)")
                 socket.close()
                 return nil
             }
@@ -63,7 +67,7 @@ extension Connection {
     private func answer(_ head: HTTPRequestHead, body: RequestBody) -> Bool {
         let (response, keepOpen) = OperationsEndpoints(server: server).response(to: head) ?? server.responder.respond(to: head)
         server.metrics.httpRequests.add(1)
-        server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response))")
+        server.log(.info, "http \(text(head.method)) \(text(head.target)) \(statusOf(response)) peer=\(client.text)")
         // A request body is never read, so the stream cannot be trusted after one;
         // a failed upgrade attempt ends the connection like any handshake failure.
         let closing = !keepOpen || body != .none || !head.values("upgrade").isEmpty

@@ -10,19 +10,7 @@ public enum Server {
         prepareSignals()
         lantern_limit_malloc_arenas(2)
         let context = ServerContext(configuration: configuration)
-        let listener: Listener
-        do {
-            listener = try Listener.open(host: configuration.host, port: configuration.port, backlog: 1024)
-        } catch {
-            switch error {
-            case .badAddress:
-                context.log(.error, "cannot listen: \(configuration.host) is not a numeric IPv4 or IPv6 address")
-            case .system(let call, let errno):
-                let why = errno.code == EADDRINUSE ? "address already in use" : "errno \(errno.code)"
-                context.log(.error, "cannot listen on \(configuration.host):\(configuration.port): \(String(decoding: call.utf8Bytes, as: UTF8.self)) failed: \(why)")
-            }
-            return 1
-        }
+        guard let listener = openListener(configuration, context) else { return 1 }
         Log.write("lantern listening on \(SocketAddress.describe(listener.boundAddress))\n", to: 1)
         let workers = WorkerPool(listener: listener, context: context, handler: handler)
         guard workers.start() else {
@@ -31,7 +19,36 @@ public enum Server {
         }
         // Connections are served by the workers; this thread waits for the stop signal.
         waitForStopSignal(context, listener)
-        return shutDown(context)
+        let status = shutDown(context)
+        listener.close()
+        return status
+    }
+
+    /// The TCP or Unix listener the configuration asks for; nil (and a log line) when it fails.
+    private static func openListener(_ configuration: Configuration, _ context: ServerContext) -> Listener? {
+        let result: Result<Listener, Listener.OpenError>
+        if let path = configuration.unixSocket {
+            result = Result { () throws(Listener.OpenError) in try Listener.openUnix(path: path, mode: configuration.unixSocketMode, backlog: 1024) }
+        } else {
+            result = Result { () throws(Listener.OpenError) in
+                let (listener, fellBack) = try Listener.open(
+                    host: configuration.host, port: configuration.port, backlog: 1024, ipv6Unavailable: configuration.simulateNoIPv6)
+                if fellBack { context.log(.info, "IPv6 is not available here: listening on IPv4 only (0.0.0.0)") }
+                return listener
+            }
+        }
+        guard case .failure(let error) = result else { return try? result.get() }
+        let why: String
+        switch error {
+        case .badAddress: why = configuration.unixSocket == nil ? "not a numeric IPv4 or IPv6 address" : "not a usable Unix socket path (1-107 bytes)"
+        case .notASocket: why = "the path exists and is not a socket (left as it is)"
+        case .socketInUse: why = "another server is accepting on that socket"
+        case .system(let call, let errno):
+            why = String(decoding: call.utf8Bytes, as: UTF8.self) + " failed: " + (errno.code == EADDRINUSE ? "address already in use" : "errno \(errno.code)")
+        }
+        let place = configuration.unixSocket.map { "unix:" + $0 } ?? (configuration.host ?? "[::]") + ":\(configuration.port)"
+        context.log(.error, "cannot listen on " + place + ": " + why)
+        return nil
     }
 
     /// 1. Clears the signal mask inherited from the parent (a test runner may have blocked SIGTERM).

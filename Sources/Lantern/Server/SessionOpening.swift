@@ -56,7 +56,7 @@ extension Connection {
             id: server.nextID(), socket: socket, deflate: deflate, metrics: server.metrics, outbox: outbox, sendTimeoutMs: limits.sendTimeoutMs)
         server.metrics.upgrades.add(1)
         let open = server.registry.add(handle)
-        server.log(.info, "ws-open id=\(handle.id) peer=\(SocketAddress.describe(peer)) open=\(open)")
+        server.log(.info, "ws-open id=\(handle.id) peer=\(client.text) open=\(open)")
         return handle
     }
 

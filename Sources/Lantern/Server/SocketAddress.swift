@@ -25,6 +25,38 @@ enum SocketAddress {
         return nil
     }
 
+    /// A Unix socket address, or nil when `path` does not fit `sun_path` (107 bytes and a NUL).
+    static func makeUnix(path: String) -> sockaddr_storage? {
+        let bytes = Array(path.utf8)
+        var address = sockaddr_un()
+        guard !bytes.isEmpty, bytes.count < MemoryLayout.size(ofValue: address.sun_path), !bytes.contains(0) else { return nil }
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { dst in withUnsafeBytes(of: address) { dst.copyMemory(from: $0) } }
+        return storage
+    }
+
+    /// A peer as `PeerAddress` (IPv4 peers of a dual-stack socket come as IPv4-mapped
+    /// addresses, which `PeerAddress` prints as dotted quads).
+    static func peer(_ storage: sockaddr_storage) -> PeerAddress {
+        var s = storage
+        return withUnsafeBytes(of: &s) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET6:
+                let v6 = raw.load(as: sockaddr_in6.self)
+                let bytes = withUnsafeBytes(of: v6.sin6_addr) { Array($0) }
+                return .ip(IPAddress(bytes: bytes), port: UInt16(bigEndian: v6.sin6_port))
+            case AF_INET:
+                let v4 = raw.load(as: sockaddr_in.self)
+                let b = withUnsafeBytes(of: v4.sin_addr) { Array($0) }
+                return .ip(IPAddress(ipv4: b[0], b[1], b[2], b[3]), port: UInt16(bigEndian: v4.sin_port))
+            default:
+                return .unix
+            }
+        }
+    }
+
     static func port(_ storage: sockaddr_storage) -> UInt16 {
         var s = storage
         return withUnsafeBytes(of: &s) { raw in
@@ -35,21 +67,13 @@ enum SocketAddress {
         }
     }
 
-    /// "host:port" (IPv6 as "[host]:port").
+    /// "host:port" (IPv6 as "[host]:port"), or "unix:PATH" for a Unix socket.
     static func describe(_ storage: sockaddr_storage) -> String {
+        guard storage.ss_family == sa_family_t(AF_UNIX) else { return peer(storage).text }
         var s = storage
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        let isV6 = storage.ss_family == sa_family_t(AF_INET6)
-        withUnsafeBytes(of: &s) { raw in
-            if isV6 {
-                var a = raw.load(as: sockaddr_in6.self).sin6_addr
-                _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
-            } else {
-                var a = raw.load(as: sockaddr_in.self).sin_addr
-                _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
-            }
+        let path = withUnsafeBytes(of: &s) { raw in
+            withUnsafeBytes(of: raw.load(as: sockaddr_un.self).sun_path) { Array($0.prefix(while: { $0 != 0 })) }
         }
-        let host = String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return isV6 ? "[\(host)]:\(port(storage))" : "\(host):\(port(storage))"
+        return "unix:" + String(decoding: path, as: UTF8.self)
     }
 }

@@ -2,6 +2,8 @@
 #define LANTERN_EMBEDDED_GLIBC_H
 // The parts of the C library the sources use (see module.modulemap).
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/time.h>
 #include <netinet/in.h>
