@@ -19,6 +19,9 @@ func fields(_ c: Configuration) -> [String: String] {
         "closeTimeoutMs": "\(c.limits.closeTimeoutMs)",
         "busyPollMicroseconds": "\(c.limits.busyPollMicroseconds)",
         "logLevel": "\(c.logLevel)",
+        "unixSocket": c.unixSocket ?? "(none)",
+        "unixSocketMode": String(c.unixSocketMode, radix: 8),
+        "trustedProxies": "\(c.trustedProxies.ranges.count) ranges, unix \(c.trustedProxies.unixSocket)",
     ]
 }
 
@@ -96,6 +99,12 @@ struct CommandLineOptionsTests {
         ("--log-level", "error", "logLevel", "error"),
         ("--log-level", "warn", "logLevel", "warn"),
         ("--log-level", "debug", "logLevel", "debug"),
+        ("--unix-socket", "/run/lantern.sock", "unixSocket", "/run/lantern.sock"),
+        ("--unix-socket-mode", "0600", "unixSocketMode", "600"),
+        ("--unix-socket-mode", "666", "unixSocketMode", "666"),
+        ("--trust-proxy", "unix", "trustedProxies", "0 ranges, unix true"),
+        ("--trust-proxy", "10.0.0.0/8", "trustedProxies", "1 ranges, unix false"),
+        ("--trust-proxy", "10.0.0.1, fd00::/8,unix", "trustedProxies", "2 ranges, unix true"),
     ] as [(String, String, String, String)])
     func eachFlag(flag: String, value: String, field: String, expected: String) throws {
         for args in [[flag, value], ["\(flag)=\(value)"]] {
@@ -185,6 +194,9 @@ struct CommandLineOptionsTests {
         ("--send-timeout", "0.x"),
         ("--busy-poll-us", "-1"), ("--busy-poll-us", "10001"), ("--busy-poll-us", "1.5"),
         ("--log-level", "verbose"), ("--log-level", "INFO"), ("--log-level", ""),
+        ("--unix-socket", ""), ("--unix-socket-mode", "0800"), ("--unix-socket-mode", "12345"), ("--unix-socket-mode", ""),
+        ("--unix-socket-mode", "rw"), ("--trust-proxy", "proxy.lan"), ("--trust-proxy", "10.0.0.0/33"), ("--trust-proxy", ""),
+        ("--trust-proxy", "unix,nope"),
     ] as [(String, String)])
     func badValues(flag: String, value: String) {
         for args in [[flag, value], ["\(flag)=\(value)"]] {
@@ -294,5 +306,15 @@ struct CommandLineOptionsTests {
             #expect(text.contains(name), "\(name)")
         }
         #expect(!CommandLineOptions.version.isEmpty)
+    }
+
+    @Test("--trust-proxy adds up on the command line and replaces the environment's list")
+    func trustProxyRepeats() throws {
+        let env = ["LANTERN_TRUST_PROXY": "unix,192.168.0.0/16"]
+        let fromEnv = try #require(runConfiguration(parseCommandLine([], env)))
+        #expect(fromEnv.trustedProxies.unixSocket && fromEnv.trustedProxies.ranges.count == 1)
+        let flags = try #require(runConfiguration(parseCommandLine(["--trust-proxy", "10.0.0.1", "--trust-proxy=::1"], env)))
+        #expect(!flags.trustedProxies.unixSocket && flags.trustedProxies.ranges.count == 2)
+        #expect(runConfiguration(parseCommandLine([], ["LANTERN_TEST_NO_IPV6": "1"]))?.simulateNoIPv6 == true)
     }
 }

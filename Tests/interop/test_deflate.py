@@ -359,3 +359,32 @@ def test_context_takeover_pair_from_rfc7692(server):
             data = data[2 + n:]
             messages.append(inflater.decompress(body + b"\x00\x00\xff\xff") if compressed else body)
     assert messages == [b"Hello", b"Hello"]
+
+
+def test_unix_socket_with_a_real_client(tmp_path):
+    """--unix-socket: the Python `websockets` client dials the socket file (unix_connect), with
+    permessage-deflate, and the server names the client a trusted proxy forwards."""
+    path = str(tmp_path / "lantern.sock")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
+    proc = subprocess.Popen([BIN, "--unix-socket", path, "--trust-proxy", "unix", "--greeting", ""],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        assert ready, "server printed nothing within 10 s"
+        assert proc.stdout.readline().decode().strip() == f"lantern listening on unix:{path}"
+
+        async def talk():
+            async with websockets.unix_connect(
+                    path, uri="ws://box.local/ws", compression="deflate",
+                    additional_headers={"X-Forwarded-For": "198.51.100.77"}) as ws:
+                assert ws.response.headers.get("Sec-WebSocket-Extensions", "").startswith("permessage-deflate")
+                for message in ["over a socket file", "x" * 70000, b"\x00\xff" * 1000]:
+                    await ws.send(message)
+                    assert await ws.recv() == message
+        asyncio.run(talk())
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "ws-open" in err.decode() and "peer=198.51.100.77 " in err.decode(), err.decode()
+    assert not os.path.exists(path), "socket file left after a clean exit"
