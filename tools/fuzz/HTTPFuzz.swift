@@ -10,7 +10,7 @@ private enum Parsed: Equatable {
 }
 
 private func parse(_ bytes: UnsafeRawBufferPointer, maxBytes: Int) -> (Parsed, HTTPRequestHead?) {
-    do throws(HandshakeError) {
+    do throws(HTTPError) {
         guard let (head, end) = try HTTPRequestHead.parse(bytes, maxBytes: maxBytes) else { return (.needMore, nil) }
         // Names and values joined with a 0 byte (which neither may contain) for comparison.
         let headers = head.headers.map { $0.name + [0] + $0.value }
@@ -103,7 +103,7 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
         check(limited == whole, "a smaller maxBytes changed a head that fits it")
     case .incomplete:
         if size >= small {
-            check(limited == .error(status: 431, message: HandshakeError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
+            check(limited == .error(status: 431, message: HTTPError.headerTooLarge.message.utf8Bytes), "no 431 past maxBytes")
         } else {
             check(limited == .needMore, "short input under a small limit")
         }
@@ -130,7 +130,7 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
             check(body == .transferCoded && head.minorVersion == 1, "Transfer-Encoding not honoured")
         }
     }
-    do throws(HandshakeError) {
+    do throws(HTTPError) {
         let accept = try Handshake.validate(head)
         check(accept.count == 28, "accept value is not base64 of 20 bytes")
         check(Base64.decode(accept)?.count == 20, "accept value does not decode")
