@@ -8,7 +8,7 @@ OUT=.build-fuzz
 mkdir -p "$OUT"
 
 PROTOCOL=(Sources/Lantern/Protocol/*.swift)
-DEFLATE=(Sources/Lantern/Deflate/*.swift Sources/Lantern/Server/Lock.swift Sources/Lantern/Server/Errno.swift)
+DEFLATE=(Sources/Lantern/Deflate/*.swift Sources/Lantern/Base/*.swift)
 # -O keeps every precondition and overflow/bounds check (only -Ounchecked drops them) and is
 # several times faster than -Onone under libFuzzer.
 FLAGS=(-sanitize=fuzzer,address -parse-as-library -swift-version 6 -O -g -module-name LanternFuzz)
