@@ -181,7 +181,8 @@ struct CommandLineOptionsTests {
     }
 
     @Test("bad values", arguments: [
-        ("--port", "65536"), ("--port", "-1"), ("--port", "http"), ("--port", ""), ("--port", "80.5"), ("--port", " 80"),
+        ("--port", "65536"), ("--port", "-1"), ("--port", "http"), ("--port", ""), ("--port", "80.5"), ("--port", " 80"), ("--port", "+80"),
+        ("--max-connections", "+5"),
         ("--host", ""),
         ("--max-message-bytes", "0"), ("--max-message-bytes", "-5"), ("--max-message-bytes", "1.5"), ("--max-message-bytes", "1k"),
         ("--max-message-bytes", "99999999999999999999999"), ("--max-message-bytes", "1073741825"),

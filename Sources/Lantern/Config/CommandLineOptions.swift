@@ -32,7 +32,7 @@ public enum CommandLineOptions {
             c.host = v; return !v.isEmpty
         },
         Option(flag: "--port", value: "N", help: "TCP port, 0 = any free port [8080]") { c, v in
-            guard let p = UInt16(v) else { return false }; c.port = p; return true
+            guard let p = DecimalNumber.parse(v.utf8, max: 65535) else { return false }; c.port = UInt16(p); return true
         },
         Option(flag: "--unix-socket", value: "PATH", help: "listen on this Unix socket INSTEAD of TCP (--host/--port unused; a stale socket file is replaced) [off]") { c, v in
             c.unixSocket = v; return !v.isEmpty
@@ -233,7 +233,7 @@ public enum CommandLineOptions {
     }
 
     private static func setInt(_ text: String, min: Int, max: Int = Int.max, _ target: inout Int) -> Bool {
-        guard let v = Int(text), v >= min, v <= max else { return false }
+        guard let v = DecimalNumber.parseInt(text.utf8, in: min...max) else { return false }
         target = v
         return true
     }
@@ -246,17 +246,13 @@ public enum CommandLineOptions {
     /// Digits only: no sign, no exponent, at most `maxTimeoutSeconds`.
     private static func setMilliseconds(_ text: String, _ target: inout Int) -> Bool {
         let parts = Array(text.utf8).split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        let isDigits = { (p: ArraySlice<UInt8>) in p.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } }
-        // ".25" is fine, "" and "." are not. Seven digits cannot overflow before the bound check.
-        guard parts.count <= 2, let whole = parts.first, whole.count <= 7, isDigits(whole),
-              !whole.isEmpty || parts.count == 2 else { return false }
-        let seconds = whole.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        guard seconds <= maxTimeoutSeconds else { return false }
+        // ".25" is fine, "" and "." are not.
+        guard parts.count <= 2, let whole = parts.first, !whole.isEmpty || parts.count == 2 else { return false }
+        guard let seconds = whole.isEmpty ? 0 : DecimalNumber.parseInt(whole, in: 0...maxTimeoutSeconds) else { return false }
         var ms = seconds * 1000
         if parts.count == 2 {
             let fraction = parts[1]
-            guard (1...3).contains(fraction.count), isDigits(fraction) else { return false }
-            var scaled = fraction.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            guard fraction.count <= 3, var scaled = DecimalNumber.parseInt(fraction, in: 0...999) else { return false }
             for _ in fraction.count..<3 { scaled *= 10 }
             ms += scaled
         }

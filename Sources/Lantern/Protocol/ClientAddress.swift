@@ -149,20 +149,19 @@ public enum ClientAddress {
         if digits.first == UInt8(ascii: "_") && digits.count > 1 && digits.dropFirst().allSatisfy(isObfuscatedByte) {
             return PortField(value: nil)
         }
-        guard (1...5).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        let value = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-        return value <= 65535 ? PortField(value: UInt16(value)) : nil
+        guard digits.count <= 5, let value = DecimalNumber.parse(digits, max: 65535) else { return nil }
+        return PortField(value: UInt16(value))
     }
 
     private static func isObfuscatedByte(_ b: UInt8) -> Bool {
-        (b >= 0x30 && b <= 0x39) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
+        DecimalNumber.isDigit(b) || (b | 0x20 >= 0x61 && b | 0x20 <= 0x7A) || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "-")
     }
 
     /// A token, or a quoted-string with its quotes and backslash escapes removed (RFC 9110 §5.6.4).
     private static func unquoted(_ value: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
         let value = ASCII.trimmed(value)
         guard value.first == UInt8(ascii: "\"") else {
-            return !value.isEmpty && value.allSatisfy(isForwardedTokenByte) ? value : nil
+            return !value.isEmpty && value.allSatisfy(ASCII.isTokenByte) ? value : nil
         }
         guard value.count >= 2, value.last == UInt8(ascii: "\"") else { return nil }
         var out: [UInt8] = []
@@ -171,12 +170,6 @@ public enum ClientAddress {
             if escaped { out.append(b); escaped = false } else if b == UInt8(ascii: "\\") { escaped = true } else { out.append(b) }
         }
         return escaped ? nil : out[...]
-    }
-
-    /// tchar (RFC 9110 §5.6.2).
-    private static func isForwardedTokenByte(_ b: UInt8) -> Bool {
-        if b >= 0x30 && b <= 0x39 || b | 0x20 >= 0x61 && b | 0x20 <= 0x7A { return true }
-        return Array("!#$%&'*+-.^_`|~".utf8).contains(b)
     }
 
     /// Splits at `separator` outside quoted strings; nil when a quote is left open.

@@ -144,9 +144,7 @@ public enum DeflateNegotiation {
 
     /// A window-bits value: a decimal 8–15 without leading zeros (§7.1.2).
     private static func windowBits(_ value: [UInt8]?) -> Int? {
-        guard let value, value.count <= 2, let first = value.first, first != UInt8(ascii: "0"),
-              value.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        let n = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-        return (8...15).contains(n) ? n : nil
+        guard let value, DecimalNumber.isCanonical(value) else { return nil }
+        return DecimalNumber.parseInt(value, in: 8...15)
     }
 }

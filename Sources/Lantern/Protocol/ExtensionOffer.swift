@@ -93,13 +93,6 @@ public struct ExtensionOffer: Equatable, Sendable {
     }
 
     private static func isToken<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
-        !bytes.isEmpty && bytes.allSatisfy { b in
-            switch b {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                return true
-            default:
-                return "!#$%&'*+-.^_`|~".utf8.contains(b)
-            }
-        }
+        !bytes.isEmpty && bytes.allSatisfy(ASCII.isTokenByte)
     }
 }

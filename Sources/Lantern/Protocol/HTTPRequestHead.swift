@@ -57,7 +57,7 @@ public struct HTTPRequestHead: Sendable {
     private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTPError) -> HTTPRequestHead {
         let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
         guard parts.count == 3, !parts[0].isEmpty, !parts[1].isEmpty else { throw .badRequest("malformed request line") }
-        guard parts[0].allSatisfy(isTokenByte) else { throw .badRequest("malformed method") }
+        guard parts[0].allSatisfy(ASCII.isTokenByte) else { throw .badRequest("malformed method") }
         var target = Array(parts[1])
         guard target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { throw .badRequest("malformed request target") }
         // Origin-form (RFC 9112 §3.2.1), or absolute-form, which a server MUST accept (§3.2.2):
@@ -106,22 +106,12 @@ public struct HTTPRequestHead: Sendable {
         // RFC 9112 §5.2: obsolete line folding is rejected; §5.1: no whitespace before the colon.
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { throw .badRequest("malformed header line") }
         let name = line[..<colon]
-        guard name.allSatisfy(isTokenByte) else { throw .badRequest("malformed header name") }
+        guard name.allSatisfy(ASCII.isTokenByte) else { throw .badRequest("malformed header name") }
         var value = line[(colon + 1)...]
         while let f = value.first, f == 0x20 || f == 0x09 { value = value.dropFirst() }
         while let l = value.last, l == 0x20 || l == 0x09 { value = value.dropLast() }
         guard value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else { throw .badRequest("malformed header value") }
         return (name.map(ASCII.lowercased), Array(value))
-    }
-
-    private static func isTokenByte(_ b: UInt8) -> Bool {
-        switch b {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default:
-            // tchar punctuation (RFC 9110 §5.6.2).
-            return "!#$%&'*+-.^_`|~".utf8.contains(b)
-        }
     }
 
     /// Values of every header line with this (lower-case) name, in order.
@@ -207,6 +197,16 @@ private struct LineCursor {
 public enum ASCII {
     public static func lowercased(_ b: UInt8) -> UInt8 {
         b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b + 32 : b
+    }
+
+    /// tchar (RFC 9110 §5.6.2): the bytes of a token, e.g. a method, a field name, a parameter.
+    public static func isTokenByte(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
     }
 
     public static func trimmed<C: BidirectionalCollection>(_ bytes: C) -> C.SubSequence where C.Element == UInt8 {

@@ -35,10 +35,7 @@ public struct IPAddress: Equatable, Hashable, Sendable {
         guard parts.count == 4 else { return nil }
         var out: [UInt8] = []
         for part in parts {
-            guard (1...3).contains(part.count), part.allSatisfy(isDigit),
-                  part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
-            let value = part.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            guard value <= 255 else { return nil }
+            guard part.count <= 3, DecimalNumber.isCanonical(part), let value = DecimalNumber.parse(part, max: 255) else { return nil }
             out.append(UInt8(value))
         }
         return out
@@ -126,8 +123,6 @@ public struct IPAddress: Equatable, Hashable, Sendable {
         out.append(digit < 10 ? UInt8(ascii: "0") + UInt8(digit) : UInt8(ascii: "a") + UInt8(digit - 10))
     }
 
-    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-
     private static func hexValue(_ b: UInt8) -> Int? {
         switch b {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(b - UInt8(ascii: "0"))
@@ -152,10 +147,8 @@ public struct AddressRange: Equatable, Sendable {
         let width = base.isIPv4 ? 32 : 128
         var bits = width
         if let slash {
-            let digits = text[(slash + 1)...]
-            guard (1...3).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-            bits = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-            guard bits <= width else { return nil }
+            guard let prefix = DecimalNumber.parseInt(text[(slash + 1)...], in: 0...width) else { return nil }
+            bits = prefix
         }
         self.base = base
         prefixBits = bits + (128 - width)

@@ -24,13 +24,9 @@ extension HTTPRequestHead {
         for value in values("content-length") {
             for member in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
                 let digits = ASCII.trimmed(member)
-                // §8.6: a recipient must not overflow on a long numeral. Summed in UInt64, not Int
-                // (32 bits on ARMv7, where 10 digits trapped): 18 digits stay below 10^18 < 2^63.
-                guard !digits.isEmpty, digits.count <= 18,
-                      digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
-                    throw .badRequest("invalid Content-Length")
-                }
-                let n = digits.reduce(UInt64(0)) { $0 * 10 + UInt64($1 - UInt8(ascii: "0")) }
+                // §8.6: a recipient must not overflow on a long numeral. In UInt64, not Int (32
+                // bits on ARMv7, where 10 digits trapped), and at most 18 digits (< 10^18 < 2^63).
+                guard digits.count <= 18, let n = DecimalNumber.parse(digits) else { throw .badRequest("invalid Content-Length") }
                 if let length, length != n { throw .badRequest("conflicting Content-Length") }
                 length = n
             }

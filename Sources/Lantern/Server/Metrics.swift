@@ -89,7 +89,7 @@ final class Metrics: Sendable {
         let fields = text.split(separator: UInt8(ascii: " "))
         guard fields.count > 1 else { return 0 }
         // UInt64: a 32-bit box may have more than 2 GiB of memory (a Pi 4 runs 32-bit OSes).
-        let pages = fields[1].reduce(UInt64(0)) { $0 &* 10 &+ UInt64($1 &- UInt8(ascii: "0")) }
+        let pages = DecimalNumber.parse(fields[1], max: UInt64.max >> 16) ?? 0
         return pages &* UInt64(max(0, sysconf(Int32(_SC_PAGESIZE))))
     }
 }
