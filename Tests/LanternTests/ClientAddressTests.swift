@@ -94,8 +94,8 @@ struct ClientAddressTests {
         (["Forwarded: for=unknown, for=10.0.0.7"], "unknown"),
         (["Forwarded: for=_hidden"], "_hidden"),
         (["Forwarded: proto=https"], "unknown"),
-        // Forwarded wins over X-Forwarded-For.
-        (["X-Forwarded-For: 7.7.7.7", "Forwarded: for=192.0.2.60"], "192.0.2.60"),
+        // X-Forwarded-For (what proxies write) wins over a Forwarded they may pass through.
+        (["X-Forwarded-For: 198.51.100.4", "Forwarded: for=6.6.6.6"], "198.51.100.4"),
         // IPv4-mapped hops are IPv4 (and trusted as such).
         (["X-Forwarded-For: ::ffff:198.51.100.4, ::ffff:10.0.0.9"], "198.51.100.4"),
     ] as [([String], String)])

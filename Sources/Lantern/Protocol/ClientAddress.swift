@@ -65,15 +65,17 @@ public enum ClientAddress {
     public static func resolve(peer: PeerAddress, head: HTTPRequestHead, trusted: TrustedProxies) throws(HTTPError) -> PeerAddress {
         guard trusted.trusts(peer) else { return peer }
         let hops: [PeerAddress]
-        // Forwarded is the standard; X-Forwarded-For only when a proxy sends just that.
-        let forwarded = head.values("forwarded")
-        if !forwarded.isEmpty {
-            guard let parsed = forwardedHops(forwarded) else { throw .badRequest("malformed Forwarded") }
+        // X-Forwarded-For first: it is what nginx, Caddy, HAProxy and Traefik write, while most
+        // of them pass a client's own Forwarded through untouched, so preferring the standard
+        // header would believe the client. Forwarded counts only when no X-Forwarded-For came.
+        let xff = head.values("x-forwarded-for")
+        if !xff.isEmpty {
+            guard let parsed = xForwardedForHops(xff) else { throw .badRequest("malformed X-Forwarded-For") }
             hops = parsed
         } else {
-            let xff = head.values("x-forwarded-for")
-            if xff.isEmpty { return peer }
-            guard let parsed = xForwardedForHops(xff) else { throw .badRequest("malformed X-Forwarded-For") }
+            let forwarded = head.values("forwarded")
+            if forwarded.isEmpty { return peer }
+            guard let parsed = forwardedHops(forwarded) else { throw .badRequest("malformed Forwarded") }
             hops = parsed
         }
         for hop in hops.reversed() where !trusted.trusts(hop) { return hop }
