@@ -1,6 +1,19 @@
 import Foundation
 import Testing
 
+/// Waiting for a condition the tests cannot be told about (a gauge in /metrics, a thread count).
+enum Poll {
+    /// Checks `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
+    static func until(timeout: TimeInterval = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while true {
+            if try condition() { return true }
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
+    }
+}
+
 /// Shared assertions over a server's closing behaviour.
 enum Expect {
     /// Reads the server's close frame and checks its code is one of `codes` (nil = empty payload allowed),

@@ -14,15 +14,6 @@ enum Clock {
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
     }
 
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-    static func eventually(timeout: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = now() + timeout
-        while true {
-            if condition() { return true }
-            if now() >= deadline { return false }
-            usleep(20_000)
-        }
-    }
 }
 
 enum Fmt {
@@ -92,9 +83,9 @@ enum ProcStat {
     /// Threads and fds of an idle server once its start-up is over (the first worker starts after
     /// the listening line is printed): at least 2 threads, and the same counts twice in a row.
     static func baseline(_ pid: Int32, caller: String = #function) -> (threads: Int, fds: Int) {
-        _ = Clock.eventually(timeout: 5) { threads(pid, caller: caller) >= 2 }
+        _ = Poll.until(timeout: 5) { threads(pid, caller: caller) >= 2 }
         var last = (threads(pid), fds(pid))
-        _ = Clock.eventually(timeout: 2) {
+        _ = Poll.until(timeout: 2) {
             let now = (threads(pid), fds(pid))
             defer { last = now }
             return now == last

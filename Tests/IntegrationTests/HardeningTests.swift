@@ -46,7 +46,7 @@ struct HardeningTests {
             }
             slow.append((client, Clock.now(), i % 3 == 2))
         }
-        let attached = Clock.eventually(timeout: 10) { ProcStat.threads(pid) >= baseThreads + 300 }
+        let attached = Poll.until(timeout: 10) { ProcStat.threads(pid) >= baseThreads + 300 }
         let attachedAt = Clock.now()
         #expect(attached, "server threads: \(ProcStat.threads(pid)), expected \(baseThreads) + 300")
 
@@ -123,12 +123,12 @@ struct HardeningTests {
         }
         // The lines travel through a pipe and a reader thread: wait for them, do not sample once.
         var timeouts = 0
-        _ = Clock.eventually(timeout: 5) {
+        _ = Poll.until(timeout: 5) {
             timeouts = PipeCollector.completeLines(server.stderr.text).filter { $0.contains("http timeout") }.count
             return timeouts >= 300
         }
         #expect(timeouts == 300, "http timeout lines: \(timeouts)")
-        #expect(Clock.eventually(timeout: 5) { ProcStat.threads(pid) == baseThreads }, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
+        #expect(Poll.until(timeout: 5) { ProcStat.threads(pid) == baseThreads }, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
         for entry in slow { entry.client.close() }
     }
 
@@ -365,7 +365,7 @@ struct HardeningTests {
         #expect(!server.waitForExit(timeout: 0), "server died: \(server.stderr.text.suffix(500))")
         // 2. Once they leave, new clients get threads again (the cap still in place).
         for c in clients { c.close() }
-        #expect(Clock.eventually(timeout: 5) { ProcStat.threads(pid) == baseThreads })
+        #expect(Poll.until(timeout: 5) { ProcStat.threads(pid) == baseThreads })
         let again = try (0..<6).map { _ in try server.webSocket() }
         for (i, c) in again.enumerated() {
             try c.sendFrame(opcode: Op.text, payload: Array("again \(i)".utf8))
@@ -520,13 +520,13 @@ struct HardeningTests {
             }
         }
         // 2. Let the server read every byte sent (its receive queues drain), so each vanish happens mid-state.
-        #expect(Clock.eventually(timeout: 5) { TCPTable.serverReceiveQueued(port: port) == 0 }, "server left bytes unread")
+        #expect(Poll.until(timeout: 5) { TCPTable.serverReceiveQueued(port: port) == 0 }, "server left bytes unread")
         let peakThreads = ProcStat.threads(pid)
         for peer in peers { if peer.rst { peer.client.reset() } else { peer.client.close() } }
 
         // 3. Everything returns to baseline.
-        let threadsBack = Clock.eventually(timeout: 5) { ProcStat.threads(pid) == baseThreads }
-        let fdsBack = Clock.eventually(timeout: 5) { ProcStat.fds(pid) == baseFDs }
+        let threadsBack = Poll.until(timeout: 5) { ProcStat.threads(pid) == baseThreads }
+        let fdsBack = Poll.until(timeout: 5) { ProcStat.fds(pid) == baseFDs }
         #expect(threadsBack, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
         #expect(fdsBack, "fds \(ProcStat.fds(pid)), baseline \(baseFDs)")
         let closes = server.stderr.wait(timeout: 5) { text, _ in Logs.count("ws-close", in: text) == upgraded }
@@ -618,8 +618,8 @@ struct HardeningTests {
         #expect(tally.errors.isEmpty, "\(tally.errors.count) failures, first: \(tally.errors.prefix(3))")
         #expect(tally["cycles"] == cycles, "\(tally.snapshot)")
 
-        let threadsBack = Clock.eventually(timeout: 10) { ProcStat.threads(pid) == baseThreads }
-        let fdsBack = Clock.eventually(timeout: 10) { ProcStat.fds(pid) == baseFDs }
+        let threadsBack = Poll.until(timeout: 10) { ProcStat.threads(pid) == baseThreads }
+        let fdsBack = Poll.until(timeout: 10) { ProcStat.fds(pid) == baseFDs }
         let upgradedCount = cycles + drops / 2
         let logged = server.stderr.wait(timeout: 10) { text, _ in Logs.count("ws-close", in: text) >= upgradedCount }
         let lines = PipeCollector.completeLines(server.stderr.text)
@@ -663,7 +663,7 @@ struct HardeningTests {
         #expect(peak <= baseThreads + 7, "threads peaked at \(peak) for one connection at a time (baseline \(baseThreads))")
         #expect(seen.count <= baseThreads + 7, "\(seen.count) distinct threads served 100 sequential connections (baseline \(baseThreads))")
         let idleStart = Clock.now()
-        let back = Clock.eventually(timeout: 6) { ProcStat.threads(pid) == baseThreads }
+        let back = Poll.until(timeout: 6) { ProcStat.threads(pid) == baseThreads }
         #expect(back, "threads \(ProcStat.threads(pid)), baseline \(baseThreads)")
         print("hardening: 100 sequential connections: threads \(baseThreads) -> peak \(peak), \(seen.count) distinct; spares gone \(Fmt.s(Clock.now() - idleStart)) after the last")
     }
@@ -724,11 +724,11 @@ struct HardeningTests {
                 tally.error("client \(i): \(error) after \(n) echoes, \(after)")
             }
         }
-        #expect(Clock.eventually(timeout: 30 * slack) { ready.value == count || workers.isDone }, "only \(ready.value) of \(count) clients upgraded")
+        #expect(Poll.until(timeout: 30 * slack) { ready.value == count || workers.isDone }, "only \(ready.value) of \(count) clients upgraded")
         // Every client has had an echo (so its connection is registered), and the loop is busy.
-        #expect(Clock.eventually(timeout: 20 * slack) { live.value == count || workers.isDone }, "only \(live.value) of \(count) clients echoed")
+        #expect(Poll.until(timeout: 20 * slack) { live.value == count || workers.isDone }, "only \(live.value) of \(count) clients echoed")
         let busy = echoes.value
-        #expect(Clock.eventually(timeout: 10 * slack) { echoes.value >= busy + 2 * count }, "clients are not echoing")
+        #expect(Poll.until(timeout: 10 * slack) { echoes.value >= busy + 2 * count }, "clients are not echoing")
         let echoesBefore = echoes.value
         signalled.value = Clock.now()
         server.send(signal: SIGTERM)
@@ -766,7 +766,7 @@ struct HardeningTests {
             try c.send(Array(head.dropLast(2)))
             return c
         }
-        #expect(Clock.eventually(timeout: 5) { ProcStat.threads(pid) >= baseThreads + 21 })
+        #expect(Poll.until(timeout: 5) { ProcStat.threads(pid) >= baseThreads + 21 })
         // 2. SIGTERM; once the server has taken its snapshot of open WebSockets, finish the heads.
         let signalled = Clock.now()
         server.send(signal: SIGTERM)

@@ -32,14 +32,12 @@ enum Ops {
         return samples
     }
 
-    /// Polls `condition` every 20 ms until it holds or `timeout` passes; returns whether it held.
-    static func eventually(timeout: TimeInterval = 5, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        while true {
-            if try condition() { return true }
-            if Date() >= deadline { return false }
-            usleep(20_000)
-        }
+    /// Stops the server (SIGTERM) and returns all it wrote on stderr, read to EOF: a test that a
+    /// line is absent must not run while the line could still be on its way.
+    static func allOutput(_ server: ServerProcess) -> String {
+        server.stop()
+        #expect(server.stderr.waitForEOF(timeout: 5), "stderr not closed after exit")
+        return server.stderr.text
     }
 
     /// Sends an upgrade request with `origin` (none when nil) and returns the response status.
@@ -271,7 +269,7 @@ struct OperationsTests {
         #expect(before["lantern_messages_received_total"] == 0)
 
         let client = try server.webSocket()
-        #expect(try Ops.eventually { try Ops.metrics(port)["lantern_websocket_connections_open"] == 1 })
+        #expect(try Poll.until { try Ops.metrics(port)["lantern_websocket_connections_open"] == 1 })
         let sizes = [1, 10, 125, 126, 1000, 65536, 7]
         for (i, size) in sizes.enumerated() {
             let payload = i % 2 == 0 ? Payload.text(size) : Payload.binary(size)
@@ -280,7 +278,7 @@ struct OperationsTests {
         }
         // A message counts as sent once the kernel took all of it; the client can read the echo
         // before the server's send returns, so the sent counters may trail the last echo briefly.
-        #expect(try Ops.eventually {
+        #expect(try Poll.until {
             let m = try Ops.metrics(port)
             return m["lantern_messages_sent_total"] == sizes.count && m["lantern_bytes_sent_total"] == sizes.reduce(0, +)
         })
@@ -295,7 +293,7 @@ struct OperationsTests {
         try client.sendClose(code: 1000)
         Expect.serverCloses(client, codes: [1000])
         // The close is counted once the server's connection thread finishes (just after TCP ends).
-        #expect(try Ops.eventually {
+        #expect(try Poll.until {
             let m = try Ops.metrics(port)
             return m["lantern_websocket_closes_total{code=\"1000\"}"] == 1 && m["lantern_websocket_connections_open"] == 0
         }, "after a clean close: closes_total{code=1000} and connections_open did not settle")
@@ -307,7 +305,7 @@ struct OperationsTests {
         let dropped = try server.webSocket()
         dropped.close()
         #expect(try Ops.upgradeStatus(port, origin: "http://evil.example") == 403)
-        #expect(try Ops.eventually {
+        #expect(try Poll.until {
             let m = try Ops.metrics(port)
             return m["lantern_websocket_closes_total{code=\"1006\"}"] == 1 && m["lantern_requests_refused_total{status=\"403\"}"] == 1
         })
@@ -320,7 +318,7 @@ struct OperationsTests {
         let client = try server.webSocket()
         _ = try client.readMessage()  // the greeting
         // Counted when the write returns, which may be just after the client read it.
-        #expect(try Ops.eventually { try Ops.metrics(server.port)["lantern_messages_sent_total"] == 1 },
+        #expect(try Poll.until { try Ops.metrics(server.port)["lantern_messages_sent_total"] == 1 },
                 "the greeting is a message on the wire but was not counted as sent")
         let m = try Ops.metrics(server.port)
         #expect(m["lantern_websocket_connections_open"] == 1)
@@ -356,8 +354,7 @@ extension OperationsTests {
             }
             try client.sendClose(code: 1000)
             Expect.serverCloses(client, codes: [1000])
-            _ = Ops.eventually { (try? Ops.metrics(server.port)["lantern_websocket_connections_open"]) == 0 }
-            usleep(100_000)
+            _ = Poll.until { (try? Ops.metrics(server.port)["lantern_websocket_connections_open"]) == 0 }
             #expect(try Ops.upgradeStatus(server.port, origin: "http://evil.example") == 403)
         }
 
@@ -366,7 +363,8 @@ extension OperationsTests {
             defer { server.stop() }
             try exercise(server, messages: 3)
             #expect(server.stderrLine(containing: ["warn", "origin=http://evil.example"]) != nil, "stderr: \(server.stderr.text)")
-            let text = server.stderr.text
+            // Absence is checked on everything the process ever wrote: after its exit and EOF.
+            let text = Ops.allOutput(server)
             #expect(Ops.lines(text, containing: "http GET").isEmpty, "stderr: \(text)")
             #expect(Ops.lines(text, containing: "ws-open").isEmpty, "stderr: \(text)")
             #expect(Ops.lines(text, containing: "ws-close").isEmpty, "stderr: \(text)")
@@ -377,8 +375,7 @@ extension OperationsTests {
             let server = try ServerProcess.start(["--log-level", "error"])
             defer { server.stop() }
             try exercise(server, messages: 1)
-            usleep(200_000)
-            #expect(server.stderr.text.isEmpty, "stderr: \(server.stderr.text)")
+            #expect(Ops.allOutput(server).isEmpty, "stderr: \(server.stderr.text)")
         }
 
         @Test func infoLogsEventsButNotMessages() throws {
@@ -448,12 +445,11 @@ extension OperationsTests {
             let (a, response) = try Ops.webSocket(server.port, extraHeaders: ["Sec-WebSocket-Extensions: permessage-deflate"])
             #expect(response.header("Sec-WebSocket-Extensions") == nil, "LANTERN_NO_DEFLATE=1 ignored")
             let b = try RawClient.webSocket(port: server.port)
-            #expect(try Ops.eventually { try Ops.metrics(server.port)["lantern_websocket_connections_open"] == 2 })
+            #expect(try Poll.until { try Ops.metrics(server.port)["lantern_websocket_connections_open"] == 2 })
             try a.sendFrame(opcode: Op.text, payload: Array("to all".utf8))
             #expect(try b.readMessage().payload == Array("to all".utf8), "LANTERN_MODE=broadcast ignored")
             #expect(try a.readMessage().payload == Array("to all".utf8))
-            usleep(100_000)
-            #expect(Ops.lines(server.stderr.text, containing: "ws-open").isEmpty, "LANTERN_LOG_LEVEL=warn ignored: \(server.stderr.text)")
+            #expect(Ops.lines(Ops.allOutput(server), containing: "ws-open").isEmpty, "LANTERN_LOG_LEVEL=warn ignored: \(server.stderr.text)")
         }
 
         @Test(arguments: [("LANTERN_PORT", "http"), ("LANTERN_MODE", "chat"), ("LANTERN_LOG_LEVEL", "loud"),
