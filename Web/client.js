@@ -21,6 +21,15 @@
   const url = wsURL.href;
   $('endpoint').textContent = url;
 
+  // The access token, when the link carries one as #token=…: a fragment never reaches the
+  // server's log or a proxy. It goes with the upgrade as a subprotocol item beside 'lantern'
+  // (a page cannot set headers on a WebSocket); without one no subprotocol is offered.
+  const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+  const protocols = token ? ['lantern', 'lantern.token.' + token] : [];
+  const NOT_ALLOWED = 'Not allowed: open the link with its #token=… part';
+  const WRONG_TOKEN = 'Not allowed: the #token=… part of this link is wrong';
+  const LIMITED = 'Not allowed: too many wrong tokens from here, wait a little';
+
   const RETRY_MIN_MS = 500;     // first retry after about half a second ...
   const RETRY_MAX_MS = 15000;   // ... doubling up to this cap
   const STABLE_MS = 5000;       // a connection open this long resets the backoff; one closed sooner
@@ -47,6 +56,7 @@
   let connectTimer = 0;         // abandons the current attempt after CONNECT_TIMEOUT_MS
   let pending = [];             // {data, sentAt}: our messages in send order, to time their echoes
   let wasOpen = false;          // whether the socket that just closed had opened (log it once)
+  let refusal = '';             // why the server refuses this page's token, while it does
   const encoder = new TextEncoder();
 
   // The status text is a live region; the retry countdown beside it is not, so a screen
@@ -70,7 +80,7 @@
     setStatus('connecting', attempt > 0 ? 'connecting (attempt ' + (attempt + 1) + ')' : 'connecting');
     let ws;
     try {
-      ws = new WebSocket(url);
+      ws = new WebSocket(url, protocols);
     } catch (error) {
       scheduleRetry('could not connect: ' + error.message);
       return;
@@ -89,6 +99,7 @@
       if (socket !== ws) return;
       clearTimeout(connectTimer);
       unopened = 0;
+      refusal = '';
       openedAt = Date.now();
       pending = [];
       wasOpen = true;
@@ -124,9 +135,19 @@
 
   // A page learns nothing about a refused upgrade (the server's Origin rule answers 403, yet the
   // page sees code 1006 as for a server that is down), so after a few say where to look.
+  // One kind of refusal the page can learn about: a server with an access token answers
+  // /metrics without one 401 (429 while this address is held back), so a HEAD of it, sent
+  // without the token (a missing token is not counted as a guess), tells a token refusal from
+  // a server that is down.
   function notOpened(why) {
     unopened += 1;
     scheduleRetry(unopened >= HINT_AFTER ? why + '; ' + HINT : why);
+    const retrying = attempt;
+    fetch(new URL('metrics', location.href), { method: 'HEAD', cache: 'no-store' }).then((response) => {
+      if (socket || attempt !== retrying) return;  // a newer attempt is under way
+      refusal = response.status === 401 ? (token ? WRONG_TOKEN : NOT_ALLOWED) : response.status === 429 ? LIMITED : '';
+      if (refusal) setStatus('closed', refusal, retryText.textContent);
+    }, () => {});
   }
 
   // Capped exponential backoff with ±20 % jitter, so a restarted server is not hit by every
@@ -138,7 +159,7 @@
     const due = Date.now() + delay;
     const tick = () => {
       const seconds = Math.max(0, Math.ceil((due - Date.now()) / 1000));
-      setStatus('closed', why, 'retrying in ' + seconds + ' s');
+      setStatus('closed', refusal || why, 'retrying in ' + seconds + ' s');
     };
     tick();
     countdownTimer = setInterval(tick, 1000);

@@ -6,7 +6,8 @@
 # payload shown as text, binary messages, CSP, 360 px width, and what happens when the server
 # goes away: the hint after refused attempts, a quiet status live region during the countdown,
 # an unanswered attempt abandoned after 10 s (Reconnect and 'online' usable meanwhile), a backoff
-# that keeps growing while every open is closed at once, and the automatic reconnect.
+# that keeps growing while every open is closed at once, and the automatic reconnect; then, against
+# a server with --access-token-file, the link with #token=… connects and the bare page says why not.
 # Screenshots go to OUTDIR (default .build-browser/): client.png, client-360.png, client-dark.png.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -6,6 +6,7 @@ struct HTTPErrorTests {
     static let all: [HTTPError] = [
         .badRequest("bad"), .forbidden, .notFound, .methodNotAllowed(allow: "GET"), .upgradeRequired, .unsupportedVersion,
         .headerTooLarge, .serviceUnavailable, .notImplemented, .httpVersionNotSupported,
+        .accessDenied("access token wrong"), .unauthorized("access token required"), .tooManyRequests(retryAfterSeconds: 7),
     ]
 
     /// The head of a refusal as lines, and its body.
@@ -31,7 +32,7 @@ struct HTTPErrorTests {
         #expect(lines.contains("Content-Length: \(body.utf8.count)"))
         #expect(lines.contains("Content-Type: text/plain; charset=utf-8"))
         for field in error.headerFields {
-            #expect(lines.contains("\(String(decoding: field.name.utf8Bytes, as: UTF8.self)): \(String(decoding: field.value.utf8Bytes, as: UTF8.self))"))
+            #expect(lines.contains("\(String(decoding: field.name.utf8Bytes, as: UTF8.self)): \(field.value)"))
         }
         // Only a 404 leaves the connection to the request's keep-alive.
         #expect(lines.contains { $0.hasPrefix("Connection:") } == (error.status != 404))

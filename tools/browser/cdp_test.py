@@ -10,7 +10,8 @@ restarted on the same port. On the way: an echo that comes back changed (a lone 
 not cost later echoes their RTT; refused attempts get a hint; the retry countdown leaves the
 status live region alone; an attempt a silent listener never answers is abandoned; Reconnect and
 `online` restart an attempt still connecting; a server that closes every connection at once
-(1009) sees the backoff grow; and the page works behind a proxy under a path prefix. Every wait is bounded; any failed check exits 1."""
+(1009) sees the backoff grow; the page works behind a proxy under a path prefix; and against a server with an access token the
+link with #token=… connects while the bare page says it is not allowed. Every wait is bounded; any failed check exits 1."""
 import base64
 import json
 import os
@@ -498,6 +499,44 @@ def run(binary, outdir, chromium):
             check("style sheet under the prefix", page.eval("document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0"))
         finally:
             proxy.close()
+
+        # 12. A server with an access token: the link with #token=… connects and echoes; the
+        #     page alone does not connect and says why; a wrong token is told apart.
+        token_dir = tempfile.mkdtemp(prefix="lantern-token-")
+        token = base64.urlsafe_b64encode(os.urandom(24)).decode()
+        with open(os.path.join(token_dir, "token"), "w") as f:
+            f.write(token + "\n")
+        guarded = Server(binary, free_port())
+        try:
+            guarded.start(["--access-token-file", os.path.join(token_dir, "token")])
+            base = f"http://127.0.0.1:{guarded.port}/client"
+            page.call("Page.navigate", {"url": base + "#token=" + token})
+            page.wait_for("status open with the token", "document.getElementById('status').dataset.state === 'open'")
+            check("link with #token connects", True, page.status())
+            check("echo with the token", page.wait_for("the echo with the token", echo_row("Connection open!")))
+            page.type_and_enter("guarded hello")
+            check("typed echo with the token", page.wait_for("the typed echo with the token", echo_row("guarded hello")))
+            page.call("Page.navigate", {"url": "about:blank"})
+            page.call("Page.navigate", {"url": base})
+            page.wait_for("the page without a token", f"location.href === {json.dumps(base)} && document.readyState === 'complete'")
+            page.wait_for("the not-allowed message", status_has("Not allowed: open the link with its #token="), timeout=15)
+            check("without the token: not connected, says why",
+                  page.eval("document.getElementById('status').dataset.state") != "open", page.status())
+            page.screenshot(os.path.join(outdir, "client-no-token.png"), 900, 600)
+            page.call("Page.navigate", {"url": "about:blank"})
+            page.call("Page.navigate", {"url": base + "#token=" + "x" * 24})
+            page.wait_for("the page with a wrong token", "location.hash.length > 1 && document.readyState === 'complete'"
+                          " && document.getElementById('status') !== null")
+            page.wait_for("the wrong-token message", status_has("the #token=… part of this link is wrong"), timeout=15)
+            check("a wrong token is told apart", True, page.status())
+            violations = page.eval("window.__csp")
+            check("no CSP violations with a token", violations == [], violations)
+            errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
+                      if e.get("method") == "Runtime.exceptionThrown"]
+            check("no script errors with a token", not errors, errors)
+        finally:
+            guarded.kill()
+            shutil.rmtree(token_dir, ignore_errors=True)
     except Failure as failure:
         log(f"FAILED: {failure}")
         return 1

@@ -146,6 +146,9 @@ public enum CommandLineOptions {
             }
             return any
         },
+        Option(flag: "--access-token-file", value: "PATH", help: "require the token in this file (16-256 of A-Z a-z 0-9 - . _ ~) for every WebSocket and /metrics [off]") { c, v in
+            c.accessTokenFile = v; return !v.isEmpty
+        },
         Option(flag: "--log-level", value: "LEVEL", help: "error|warn|info|debug [info]") { c, v in
             switch v {
             case "error": c.logLevel = .error

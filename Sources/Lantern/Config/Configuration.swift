@@ -18,6 +18,10 @@ public struct Configuration: Sendable {
     public var deflate = DeflatePolicy()
     /// `--mode`: what happens to received messages.
     public var mode = Mode.echo
+    /// `--access-token-file`: read once at startup into `accessToken`.
+    public var accessTokenFile: String? = nil
+    /// The secret every upgrade and /metrics request must carry; nil: open to all. Never logged.
+    public var accessToken: AccessToken? = nil
     /// Origins allowed besides same-host ones and none (`--allow-origin`).
     public var origins = OriginPolicy()
 

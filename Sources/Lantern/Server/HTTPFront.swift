@@ -19,6 +19,13 @@ extension Connection {
                 return nil
             }
             if head.path.elementsEqual("/ws".utf8) { return upgrade(head) }
+            // /metrics shows the box's activity: with a token configured, only to its holders.
+            if let access = server.access, head.path.elementsEqual("/metrics".utf8),
+               let refused = access.check(client).refusal(TokenOffer.bearer(head.values("authorization")), upgrade: false) {
+                countAccessRefusal(refused.verdict)
+                refuse(refused.error, path: "/metrics", isHead: head.isHead)
+                return nil
+            }
             guard answer(head, body: body) else { return nil }
             deadline = MonotonicClock.nowMs() + Int64(limits.keepAliveTimeoutMs)
         }
@@ -31,6 +38,13 @@ extension Connection {
         server.log(.info, "http refused \(path) \(error.status) \(text(error.message)) peer=\(client.text)")
         _ = try? socket.writeAll(HTTPResponse.refusal(error, isHead: isHead))
         socket.closeAfterDraining(timeoutMilliseconds: limits.closeTimeoutMs)
+    }
+
+    /// Counts an access refusal in /metrics, and a wrong guess against the client's address
+    /// (`verdict` nil: held back by the limiter, the token unseen).
+    func countAccessRefusal(_ verdict: AccessVerdict?) {
+        server.metrics.accessRefused(verdict)
+        if verdict?.isFailedGuess == true { server.access?.failed(client) }
     }
 
     /// Reads until a whole request head is buffered and returns it; nil once the connection is

@@ -28,6 +28,11 @@ final class Metrics: Sendable {
     /// Refused upgrades and requests by HTTP status.
     private let refusals: [Counter]
     private let refusalStatuses = HTTPError.statuses
+    /// Access-token refusals (upgrades and /metrics): none offered, a wrong (or over-long)
+    /// one, and addresses held back by the failure limiter.
+    let accessMissing = Counter()
+    let accessWrong = Counter()
+    let accessLimited = Counter()
     /// Closes by close code (1000...1015), anything else in `otherCloses`.
     private let closes: [Counter]
     private let otherCloses = Counter()
@@ -39,6 +44,15 @@ final class Metrics: Sendable {
 
     func refused(_ error: HTTPError) {
         if let i = refusalStatuses.firstIndex(of: error.status) { refusals[i].add(1) }
+    }
+
+    func accessRefused(_ verdict: AccessVerdict?) {
+        switch verdict {
+        case nil: accessLimited.add(1)
+        case .missing?: accessMissing.add(1)
+        case .wrong?, .tooLong?: accessWrong.add(1)
+        case .granted?: break
+        }
     }
 
     func closed(_ code: CloseCode) {
@@ -71,6 +85,8 @@ final class Metrics: Sendable {
         var refused: [(String, UInt64)] = []
         for (i, status) in refusalStatuses.enumerated() { refused.append(("{status=\"\(status)\"}", load(refusals[i]))) }
         metric("requests_refused_total", "counter", "Requests and upgrades refused, by HTTP status.", refused)
+        metric("access_denied_total", "counter", "Upgrades and /metrics requests refused by the access token check, by reason.",
+               [("{reason=\"missing\"}", load(accessMissing)), ("{reason=\"wrong\"}", load(accessWrong)), ("{reason=\"limited\"}", load(accessLimited))])
         var closed: [(String, UInt64)] = []
         for i in 0..<closes.count {
             let n = load(closes[i])

@@ -7,6 +7,15 @@ import CSystem
 public enum Server {
     /// Runs until SIGTERM/SIGINT; returns the process exit status.
     public static func run<Handler: MessageHandler>(_ configuration: Configuration, handler: Handler) -> Int32 {
+        var configuration = configuration
+        if let path = configuration.accessTokenFile {
+            switch AccessToken.load(path: path) {
+            case .success(let token): configuration.accessToken = token
+            case .failure(let error):
+                Log(level: configuration.logLevel)(.error, "--access-token-file " + error.message)
+                return 1
+            }
+        }
         prepareSignals()
         lantern_limit_malloc_arenas(2)
         let context = ServerContext(configuration: configuration)

@@ -8,6 +8,8 @@ final class ServerContext: @unchecked Sendable {
     let messageBudget: MessageBudget
     let metrics = Metrics()
     let hub: Hub
+    /// The access token and its failure limiter; nil when no token is configured.
+    let access: AccessGate?
     private let lock = Lock()
     /// 64 bits: on 32-bit ARM an `Int` id trapped after 2^31 upgrades (~25 days at 1000/s).
     private var lastID: UInt64 = 0
@@ -23,6 +25,7 @@ final class ServerContext: @unchecked Sendable {
         deflateBudget = DeflateBudget(limitBytes: configuration.deflate.budgetBytes)
         messageBudget = MessageBudget(limitBytes: configuration.limits.maxBufferedBytes)
         hub = Hub(registry: registry, log: log)
+        access = configuration.accessToken.map(AccessGate.init)
     }
 
     func nextID() -> UInt64 { lock.locked { lastID += 1; return lastID } }

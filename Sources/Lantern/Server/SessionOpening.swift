@@ -6,9 +6,11 @@ extension Connection {
     func upgrade(_ head: HTTPRequestHead) -> (ConnectionHandle, CloseCode)? {
         let agreement: UpgradeAgreement
         do throws(UpgradeRefusal) {
-            agreement = try UpgradeDecision.accept(head, origins: server.configuration.origins, deflate: server.configuration.deflate)
+            agreement = try UpgradeDecision.accept(
+                head, origins: server.configuration.origins, deflate: server.configuration.deflate, access: server.access?.check(client))
         } catch {
             if let origin = error.origin { logRefused(origin: origin.value, origin.verdict) }
+            if server.access != nil, error.error.isAccessRefusal { countAccessRefusal(error.access) }
             refuse(error.error, path: "/ws", isHead: head.isHead)
             return nil
         }
@@ -90,6 +92,8 @@ extension Connection {
         response.header("Upgrade", "websocket")
         response.header("Connection", "Upgrade")
         response.header("Sec-WebSocket-Accept", bytes: agreement.accept)
+        // Never the `lantern.token.` item: only the plain name, which the page offers beside it.
+        if agreement.selectsLantern { response.header("Sec-WebSocket-Protocol", TokenOffer.lanternProtocol) }
         if let deflate { response.header("Sec-WebSocket-Extensions", bytes: deflate.parameters.response) }
         response.finish()
         var bytes = agreement.expectsContinue ? Array("HTTP/1.1 100 Continue\r\n\r\n".utf8) : []
