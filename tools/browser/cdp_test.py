@@ -511,6 +511,8 @@ def run(binary, outdir, chromium):
             guarded.start(["--access-token-file", os.path.join(token_dir, "token")])
             base = f"http://127.0.0.1:{guarded.port}/client"
             page.call("Page.navigate", {"url": base + "#token=" + token})
+            # The new document first: until it is parsed there is no #status to ask.
+            page.wait_for("the page with the token", f"location.href.startsWith({json.dumps(base)}) && document.readyState === 'complete'")
             page.wait_for("status open with the token", "document.getElementById('status').dataset.state === 'open'")
             check("link with #token connects", True, page.status())
             check("echo with the token", page.wait_for("the echo with the token", echo_row("Connection open!")))
