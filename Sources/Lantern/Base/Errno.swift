@@ -12,7 +12,9 @@ public struct Errno: Error, Equatable, Sendable {
 
     var isTimeout: Bool { code == EAGAIN || code == EWOULDBLOCK }
 
-    /// Runs a syscall, retrying on EINTR (the one place that does), and turns -1 into `Errno`.
+    /// Runs a syscall, retrying on EINTR, and turns -1 into `Errno`. Every call that a signal
+    /// can interrupt goes through it (accept, recv, sendmsg, poll, read, write); close does not:
+    /// Linux has released the descriptor even when close reports EINTR.
     @inline(__always)
     static func retrying<T: BinaryInteger>(_ call: () -> T) throws(Errno) -> T {
         while true {

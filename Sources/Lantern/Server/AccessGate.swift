@@ -47,9 +47,8 @@ extension AccessToken {
         var content: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while content.count <= cap {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 { return .failure(AccessFileError("cannot read \(path): errno \(errno)")) }
+            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) } } }
+            guard case .success(let n) = read else { return .failure(AccessFileError("cannot read \(path): errno \(errno)")) }
             if n == 0 { break }
             content.append(contentsOf: chunk[0..<n])
         }

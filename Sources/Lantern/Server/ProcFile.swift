@@ -11,8 +11,8 @@ enum ProcFile {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 512) }
-            if n <= 0 { break }
+            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, buffer.baseAddress, 512) } } }
+            guard case .success(let n) = read, n > 0 else { break }
             out.append(contentsOf: chunk[0..<n])
         }
         return out

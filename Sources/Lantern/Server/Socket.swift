@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A connected TCP socket. Every syscall goes through `Errno.retrying`.
+/// A connected socket (TCP or Unix). Every call that can see EINTR goes through `Errno.retrying`.
 struct Socket: Sendable {
     let fd: Int32
 
@@ -130,7 +130,7 @@ struct Socket: Sendable {
     /// unread input would turn the close into a RST.
     func closeUnlessPeerIsSending(timeoutMilliseconds: Int) {
         var byte: UInt8 = 0
-        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) > 0 {
+        if let n = try? Errno.retrying({ recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) }), n > 0 {
             drainAndClose(timeoutMilliseconds: timeoutMilliseconds)
         } else {
             close()
