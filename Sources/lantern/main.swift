@@ -15,6 +15,9 @@ case .help:
 case .version:
     print(BuildInfo.versionLine)
     exit(0)
+case .settingsFile:
+    print(CommandLineOptions.settingsFile, terminator: "")
+    exit(0)
 case .usageError(let message):
     let text = "lantern: \(message)\n\n" + CommandLineOptions.usage
     _ = text.withCString { write(2, $0, strlen($0)) }

@@ -3,12 +3,17 @@ public enum CommandLineRequest {
     case run(Configuration)
     case help
     case version
+    /// `--settings-file` (hidden): print `settingsFile`, the packages' /etc/default/lantern.
+    case settingsFile
     /// A bad flag or value: the message, to print with the usage (exit 2).
     case usageError(String)
 }
 
 /// Flags and their `LANTERN_*` environment twins; flags win over the environment.
 public enum CommandLineOptions {
+    /// The release, as in the file `VERSION` at the top of the repository (a unit test keeps the
+    /// two equal; the packages, archives and changelog read that file). A plain constant: the
+    /// Embedded build compiles these sources with swiftc directly, without resources.
     public static let version = "0.1.0"
 
     struct Option: Sendable {
@@ -187,6 +192,7 @@ public enum CommandLineOptions {
             i += 1
             if arg == "--help" || arg == "-h" { return .help }
             if arg == "--version" { return .version }
+            if arg == "--settings-file" { return .settingsFile }
             var inlineValue: String? = nil
             if let eq = arg.utf8.firstIndex(of: UInt8(ascii: "=")), arg.hasPrefix("--") {
                 // Sliced as UTF-8: Character indexing would need Unicode tables in Embedded builds.
@@ -232,6 +238,41 @@ public enum CommandLineOptions {
             text += left + option.help + "\n" + String(repeating: " ", count: 30) + option.environmentName + "\n"
         }
         text += "  --help                      show this text\n  --version                   print the version\n"
+        return text
+    }
+
+    /// Defaults in `[...]` that describe rather than give a value: their line is left empty.
+    /// Compared byte-wise: String == and hashing would need Unicode tables in Embedded builds.
+    static let describedDefaults = ["every address, IPv4 and IPv6", "off", "none", "same host only"]
+
+    /// The default of `option` as a value for its `LANTERN_*` variable, or nil when there is none
+    /// to write: a switch is "0"; otherwise the help text's trailing `[...]`, unless it describes.
+    static func defaultValue(_ option: Option) -> String? {
+        if option.value.isEmpty { return "0" }
+        let help = Array(option.help.utf8)
+        guard help.last == UInt8(ascii: "]"), let open = help.lastIndex(of: UInt8(ascii: "[")) else { return nil }
+        let text = String(decoding: help[(open + 1)..<(help.count - 1)], as: UTF8.self)
+        return describedDefaults.contains { $0.utf8.elementsEqual(text.utf8) } ? nil : text
+    }
+
+    /// The packages' `/etc/default/lantern` (`lantern --settings-file`): every `LANTERN_*`
+    /// setting of the table behind `usage`, commented out at its default, for systemd's
+    /// `EnvironmentFile=` (which takes `"..."` for a value with spaces) and OpenWrt's init script.
+    public static var settingsFile: String {
+        var text = """
+            # Settings for lantern.service (read with EnvironmentFile=); written by `lantern --settings-file`.
+            # Every setting is commented out at its default: remove the "#" and edit, then
+            #   sudo systemctl restart lantern
+            # A switch takes 1 (on) or 0 (off). The flags are in `lantern --help`; one on the unit's
+            # ExecStart= line would win over this file.
+
+            """
+        for option in options {
+            text += "\n# " + option.flag + (option.value.isEmpty ? "" : " " + option.value) + ": " + option.help + "\n"
+            var value = defaultValue(option) ?? ""
+            if value.utf8.contains(UInt8(ascii: " ")) { value = "\"" + value + "\"" }
+            text += "#" + option.environmentName + "=" + value + "\n"
+        }
         return text
     }
 
