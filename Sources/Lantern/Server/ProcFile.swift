@@ -5,14 +5,13 @@ import Glibc
 /// Reads small /proc files without Foundation.
 enum ProcFile {
     static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? Errno.retrying({ open(path, O_RDONLY) }) else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, 512) }
-            if n <= 0 { break }
+            guard let n = try? chunk.withUnsafeMutableBytes({ p throws(Errno) in try Errno.retrying { Glibc.read(fd, p.baseAddress, 512) } }),
+                  n > 0 else { break }
             out.append(contentsOf: chunk[0..<n])
         }
         return out

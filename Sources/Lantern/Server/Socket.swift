@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// A connected TCP socket. Every syscall goes through `Errno.retrying`.
+/// A connected TCP socket. Every call that can be interrupted (EINTR) goes through
+/// `Errno.retrying`; `setsockopt` and `shutdown` cannot be, and `close` is never retried (Linux
+/// frees the descriptor even when it reports EINTR, and a retry could close another thread's).
 struct Socket: Sendable {
     let fd: Int32
 
@@ -130,7 +132,7 @@ struct Socket: Sendable {
     /// unread input would turn the close into a RST.
     func closeUnlessPeerIsSending(timeoutMilliseconds: Int) {
         var byte: UInt8 = 0
-        if recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) > 0 {
+        if let n = try? Errno.retrying({ recv(fd, &byte, 1, Int32(MSG_DONTWAIT)) }), n > 0 {
             drainAndClose(timeoutMilliseconds: timeoutMilliseconds)
         } else {
             close()
