@@ -29,3 +29,28 @@ struct DecimalNumberTests {
         #expect(!DecimalNumber.isCanonical("01".utf8) && !DecimalNumber.isCanonical("00".utf8))
     }
 }
+
+/// The byte classes the parsers share: digits, hex digits, tchar.
+@Suite("ASCII")
+struct ASCIITests {
+    @Test func digitsAndHexDigits() {
+        for b in UInt8.min...UInt8.max {
+            let decimal = (48...57).contains(b)
+            let lower = (97...102).contains(b), upper = (65...70).contains(b)
+            #expect(DecimalNumber.isDigit(b) == decimal, "\(b)")
+            let expected: UInt8? = decimal ? b - 48 : lower ? b - 87 : upper ? b - 55 : nil
+            #expect(ASCII.hexValue(b) == expected, "\(b)")
+        }
+    }
+
+    /// RFC 9110 §5.6.2: tchar is ALPHA, DIGIT and 15 marks; no separator, space, control or non-ASCII.
+    @Test func tokenBytes() {
+        let marks = Set("!#$%&'*+-.^_`|~".utf8)
+        let accepted = (UInt8.min...UInt8.max).filter(ASCII.isTokenByte)
+        #expect(accepted.count == 26 + 26 + 10 + 15)
+        #expect(accepted.allSatisfy { marks.contains($0) || DecimalNumber.isDigit($0) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) })
+        for b in Array("()<>@,;:\\\"/[]?={} \t".utf8) + [0, 0x7F, 0x80, 0xFF] {
+            #expect(!ASCII.isTokenByte(b), "\(b)")
+        }
+    }
+}

@@ -23,7 +23,9 @@ struct LayerTests {
         var out: [String: [(String, String)]] = [:]
         for folder in try FileManager.default.contentsOfDirectory(atPath: sources.path) {
             let dir = sources.appendingPathComponent(folder)
-            for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".swift") {
+            // Subfolders belong to their layer: a file moved one level down is still checked.
+            let names = FileManager.default.enumerator(atPath: dir.path)?.compactMap { $0 as? String } ?? []
+            for name in names.sorted() where name.hasSuffix(".swift") {
                 let text = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
                 out[folder, default: []].append((name, strip(text)))
             }
@@ -32,7 +34,8 @@ struct LayerTests {
     }
 
     static func strip(_ text: String) -> String {
-        text.split(separator: "\n", omittingEmptySubsequences: false)
+        text.replacingOccurrences(of: #"(?s)/\*.*?\*/"#, with: " ", options: .regularExpression)
+            .split(separator: "\n", omittingEmptySubsequences: false)
             .map { line in line.components(separatedBy: "//")[0] }
             .joined(separator: "\n")
             .replacingOccurrences(of: #""(?:\\.|[^"\\\n])*""#, with: "\"\"", options: .regularExpression)
@@ -40,7 +43,7 @@ struct LayerTests {
 
     /// Top-level type names a file declares (nested ones are reached through them).
     static func declared(in code: String) -> Set<String> {
-        let pattern = #"(?m)^(?:(?:public|internal|fileprivate|private|final|indirect)\s+)*(?:class|struct|enum|protocol|typealias|actor)\s+([A-Za-z_][A-Za-z0-9_]*)"#
+        let pattern = #"(?m)^(?:(?:@\w+(?:\([^)]*\))?|public|package|internal|fileprivate|private|open|final|indirect|nonisolated)\s+)*(?:class|struct|enum|protocol|typealias|actor)\s+([A-Za-z_][A-Za-z0-9_]*)"#
         let regex = try! NSRegularExpression(pattern: pattern)
         let range = NSRange(code.startIndex..., in: code)
         return Set(regex.matches(in: code, range: range).compactMap { Range($0.range(at: 1), in: code).map { String(code[$0]) } })
@@ -64,7 +67,7 @@ struct LayerTests {
                     guard let other = owner[name], other != folder, !may.contains(other) else { continue }
                     found.append("\(folder)/\(file.name) names \(name) (\(other)/)")
                 }
-                if folder == "Protocol" && file.code.range(of: #"(?m)^\s*(import|#if canImport)\b"#, options: .regularExpression) != nil {
+                if folder == "Protocol" && file.code.range(of: #"(?m)^\s*(?:@\w+\s+)*(import|#if canImport)\b"#, options: .regularExpression) != nil {
                     found.append("Protocol/\(file.name) imports a module")
                 }
             }
@@ -79,13 +82,18 @@ struct LayerTests {
         #expect(Self.violations(files) == [])
     }
 
-    @Test("the check sees a violation: Protocol naming a Server type, Deflate naming Config, an import")
+    @Test("the check sees a violation: Protocol naming a Server type, Deflate naming Config, Base naming Server, an import")
     func checkCanFail() throws {
         var files = try Self.files()
         files["Protocol", default: []].append(("Bad.swift", "import Glibc\nstruct Bad { let log: Log }"))
         files["Deflate", default: []].append(("Bad2.swift", "struct Bad2 { var c: Configuration }"))
+        files["Base", default: []].append(("Sub/Bad3.swift", "enum Bad3 { static let m = Metrics.self }"))
+        files["Protocol", default: []].append(("Bad4.swift", "@_exported import Glibc"))
+        // Comments and strings are not code: none of these is a use.
+        files["Protocol", default: []].append(("Fine.swift", Self.strip("/* Lock\n Log */ let s = \"Lock\" // Log\nstruct Fine {}")))
         #expect(Self.violations(files) == [
-            "Deflate/Bad2.swift names Configuration (Config/)", "Protocol/Bad.swift imports a module", "Protocol/Bad.swift names Log (Server/)",
+            "Base/Sub/Bad3.swift names Metrics (Server/)", "Deflate/Bad2.swift names Configuration (Config/)",
+            "Protocol/Bad.swift imports a module", "Protocol/Bad.swift names Log (Server/)", "Protocol/Bad4.swift imports a module",
         ])
     }
 }

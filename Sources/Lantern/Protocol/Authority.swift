@@ -26,7 +26,7 @@ public struct Authority: Equatable, Sendable {
         } else {
             guard rest.first == UInt8(ascii: ":") else { return nil }
             rest = rest.dropFirst()
-            guard rest.allSatisfy(Authority.isDigit) else { return nil }
+            guard rest.allSatisfy(DecimalNumber.isDigit) else { return nil }
             port = rest
         }
     }
@@ -90,14 +90,10 @@ public struct Authority: Equatable, Sendable {
         return true
     }
 
-    private static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-
-    private static func isHexDigit(_ b: UInt8) -> Bool {
-        isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b)
-    }
+    private static func isHexDigit(_ b: UInt8) -> Bool { ASCII.hexValue(b) != nil }
 
     private static func isUnreserved(_ b: UInt8) -> Bool {
-        isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
+        DecimalNumber.isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b)
             || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "_") || b == UInt8(ascii: "~")
     }
 

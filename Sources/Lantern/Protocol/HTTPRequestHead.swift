@@ -74,9 +74,8 @@ public struct HTTPRequestHead: Sendable {
         // RFC 9112 §2.3: "HTTP/" DIGIT "." DIGIT. A later 1.x is served as 1.1 (RFC 9110 §2.5);
         // another major version is not ours to speak.
         let version = Array(parts[2])
-        let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
-        guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), digits.contains(version[5]),
-              version[6] == UInt8(ascii: "."), digits.contains(version[7]) else {
+        guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), DecimalNumber.isDigit(version[5]),
+              version[6] == UInt8(ascii: "."), DecimalNumber.isDigit(version[7]) else {
             throw .badRequest("malformed HTTP version")
         }
         guard version[5] == UInt8(ascii: "1") else { throw .httpVersionNotSupported }
@@ -206,6 +205,16 @@ public enum ASCII {
             return true
         default:
             return "!#$%&'*+-.^_`|~".utf8.contains(b)
+        }
+    }
+
+    /// The value of a hex digit (RFC 3986 HEXDIG, either case): percent escapes, IPv6 groups.
+    public static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return b - UInt8(ascii: "A") + 10
+        default: return nil
         }
     }
 

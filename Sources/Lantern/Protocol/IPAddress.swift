@@ -77,8 +77,8 @@ public struct IPAddress: Equatable, Hashable, Sendable {
             guard (1...4).contains(part.count) else { return nil }
             var value = 0
             for byte in part {
-                guard let digit = hexValue(byte) else { return nil }
-                value = value << 4 | digit
+                guard let digit = ASCII.hexValue(byte) else { return nil }
+                value = value << 4 | Int(digit)
             }
             out += [UInt8(value >> 8), UInt8(value & 0xFF)]
         }
@@ -121,15 +121,6 @@ public struct IPAddress: Equatable, Hashable, Sendable {
         if value >= base { appendNumber(value / base, base: base, to: &out) }
         let digit = value % base
         out.append(digit < 10 ? UInt8(ascii: "0") + UInt8(digit) : UInt8(ascii: "a") + UInt8(digit - 10))
-    }
-
-    private static func hexValue(_ b: UInt8) -> Int? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return Int(b - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return Int(b - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return Int(b - UInt8(ascii: "A") + 10)
-        default: return nil
-        }
     }
 }
 

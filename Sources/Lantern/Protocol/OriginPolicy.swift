@@ -41,7 +41,7 @@ public struct OriginPolicy: Sendable {
         if name.first == UInt8(ascii: "[") { return true }  // IPv6 literal
         let labels = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         if labels.count == 1 { return true }
-        if labels.count == 4 && labels.allSatisfy({ (1...3).contains($0.count) && $0.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } }) {
+        if labels.count == 4 && labels.allSatisfy({ (1...3).contains($0.count) && $0.allSatisfy(DecimalNumber.isDigit) }) {
             return true  // IPv4 literal
         }
         for suffix in [".local", ".localhost", ".home.arpa", ".internal", ".lan", ".home", ".localdomain"] {

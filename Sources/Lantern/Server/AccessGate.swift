@@ -38,8 +38,12 @@ extension AccessToken {
     /// Reads the token file once at startup; the error text names the file and the problem,
     /// never the content.
     static func load(path: String) -> Result<AccessToken, AccessFileError> {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return .failure(AccessFileError("cannot open \(path): errno \(errno)")) }
+        let fd: Int32
+        do throws(Errno) {
+            fd = try Errno.retrying { open(path, O_RDONLY | O_CLOEXEC) }
+        } catch {
+            return .failure(AccessFileError("cannot open \(path): errno \(error.code)"))
+        }
         defer { close(fd) }
         // Enough for the longest token and any trailing white space; a larger file is a mistake
         // (a key file, /dev/urandom itself), refused without reading on.
@@ -47,8 +51,11 @@ extension AccessToken {
         var content: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while content.count <= cap {
-            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) } } }
-            guard case .success(let n) = read else { return .failure(AccessFileError("cannot read \(path): errno \(errno)")) }
+            let n: Int
+            switch chunk.withUnsafeMutableBytes({ p in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, p.baseAddress, p.count) } } }) {
+            case .success(let count): n = count
+            case .failure(let error): return .failure(AccessFileError("cannot read \(path): errno \(error.code)"))
+            }
             if n == 0 { break }
             content.append(contentsOf: chunk[0..<n])
         }

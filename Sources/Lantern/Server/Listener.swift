@@ -89,10 +89,14 @@ struct Listener: Sendable {
         guard probe >= 0 else { throw .system("socket", .current) }
         defer { Glibc.close(probe) }
         var address = address
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        // A listener with a full backlog keeps connect waiting: a signal then must not make a
+        // live socket look stale.
+        let connected = withUnsafePointer(to: &address) { a in
+            a.withMemoryRebound(to: sockaddr.self, capacity: 1) { s in
+                (try? Errno.retrying { connect(probe, s, socklen_t(MemoryLayout<sockaddr_un>.size)) }) != nil
+            }
         }
-        if connected == 0 { throw .socketInUse }
+        if connected { throw .socketInUse }
         _ = unlink(path)
     }
 

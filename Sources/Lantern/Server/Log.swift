@@ -25,7 +25,8 @@ public struct Log: Sendable {
         text.withUTF8 { bytes in
             var offset = 0
             while offset < bytes.count {
-                guard let n = try? Errno.retrying({ Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }), n > 0 else { return }
+                guard let n = try? Errno.retrying({ Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset) }),
+                      n > 0 else { return }
                 offset += n
             }
         }

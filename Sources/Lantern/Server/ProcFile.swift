@@ -5,13 +5,14 @@ import Glibc
 /// Reads small /proc files without Foundation.
 enum ProcFile {
     static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
+        guard let fd = try? Errno.retrying({ open(path, O_RDONLY) }) else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)
         while true {
-            let read = chunk.withUnsafeMutableBytes { buffer in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, buffer.baseAddress, 512) } } }
+            // Through Result: a typed-throws closure given to a rethrowing method is `any Error`,
+            // which Embedded Swift cannot hold.
+            let read = chunk.withUnsafeMutableBytes { p in Result { () throws(Errno) in try Errno.retrying { Glibc.read(fd, p.baseAddress, 512) } } }
             guard case .success(let n) = read, n > 0 else { break }
             out.append(contentsOf: chunk[0..<n])
         }

@@ -2,7 +2,9 @@
 import Glibc
 #endif
 
-/// A connected socket (TCP or Unix). Every call that can see EINTR goes through `Errno.retrying`.
+/// A connected TCP socket. Every call that can be interrupted (EINTR) goes through
+/// `Errno.retrying`; `setsockopt` and `shutdown` cannot be, and `close` is never retried (Linux
+/// frees the descriptor even when it reports EINTR, and a retry could close another thread's).
 struct Socket: Sendable {
     let fd: Int32
 

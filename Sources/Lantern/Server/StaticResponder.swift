@@ -115,7 +115,7 @@ enum RequestPath {
         while let byte = it.next() {
             var value = byte
             if byte == UInt8(ascii: "%") {
-                guard let high = it.next().flatMap(hexValue), let low = it.next().flatMap(hexValue) else { return nil }
+                guard let high = it.next().flatMap(ASCII.hexValue), let low = it.next().flatMap(ASCII.hexValue) else { return nil }
                 value = high << 4 | low
                 if value == UInt8(ascii: "/") { return nil }
             }
@@ -127,15 +127,6 @@ enum RequestPath {
             if segment.elementsEqual(".".utf8) || segment.elementsEqual("..".utf8) { return nil }
         }
         return out
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
 
