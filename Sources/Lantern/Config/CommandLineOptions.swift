@@ -263,7 +263,9 @@ public enum CommandLineOptions {
             # Settings for lantern.service (read with EnvironmentFile=); written by `lantern --settings-file`.
             # Every setting is commented out at its default: remove the "#" and edit, then
             #   sudo systemctl restart lantern
-            # A switch takes 1 (on) or 0 (off). The flags are in `lantern --help`; one on the unit's
+            # A switch takes 1 (on) or 0 (off). A line with nothing after "=" has no value to show
+            # (its default is a behaviour, e.g. [off]): uncomment it only with a value, since an
+            # empty one is refused. The flags are in `lantern --help`; one on the unit's
             # ExecStart= line would win over this file.
 
             """
