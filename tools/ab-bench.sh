@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # A/B of two server binaries in one run, for "did this change cost anything?".
 #
-#   tools/ab-bench.sh [--pairs N] [--secs S] LOADGEN BIN_A BIN_B
+#   tools/ab-bench.sh [--pairs N] [--secs S] [--rows NAMES] LOADGEN BIN_A BIN_B
 #
 # LOADGEN is wsbench's C load generator (../shared/wsbench: make loadgen). For each row (echo
 # 1x32 B, 64x32 B, 16x64 KiB binary, 16x2 KiB text with permessage-deflate) the two binaries run
 # alternately, N pairs (default 5) of S seconds (default 3), each on a fresh server pinned to
-# CPU 0 with the load generator on CPU 1. Prints every rate, the medians and B/A.
+# CPU 0 with the load generator on CPU 1. Prints every rate, the medians and B/A. --rows takes a
+# comma list of row names (1x32B,64x32B,16x64KiB,deflate16x2KiB) to rerun a noisy one with more pairs.
 set -euo pipefail
-PAIRS=5 SECS=3
+PAIRS=5 SECS=3 ROWS=""
 while [[ $# -gt 3 ]]; do
     case $1 in
         --pairs) PAIRS=$2; shift 2 ;;
         --secs) SECS=$2; shift 2 ;;
+        --rows) ROWS=",$2,"; shift 2 ;;
         *) echo "ab-bench.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-[[ $# -eq 3 ]] || { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[[ $# -eq 3 ]] || { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 LOADGEN=$1 A=$2 B=$3
 PIN_SERVER=() PIN_LOAD=()
 if [[ $(nproc) -ge 2 ]]; then PIN_SERVER=(taskset -c 0) PIN_LOAD=(taskset -c 1); fi
@@ -48,6 +50,7 @@ median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2
 printf '%-22s %-40s %-40s %9s %9s %6s\n' row "A rates" "B rates" "A median" "B median" "B/A"
 for row in "1x32B:-c 1 -s 32" "64x32B:-c 64 -s 32" "16x64KiB:-c 16 -s 65536 --binary" "deflate16x2KiB:-c 16 -s 2048 --deflate"; do
     name=${row%%:*}
+    [[ -z $ROWS || $ROWS == *",$name,"* ]] || continue
     read -r -a flags <<<"${row#*:}"
     as=() bs=()
     for _ in $(seq "$PAIRS"); do
