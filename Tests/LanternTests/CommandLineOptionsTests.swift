@@ -282,7 +282,7 @@ struct CommandLineOptionsTests {
         let pristine = described(Configuration())
         var checked = 0
         // These show a behaviour ("[same host only]", "[every address, ...]", "[off]", "[none]"), not a value.
-        let behaviours = ["--allow-origin", "--host", "--unix-socket", "--trust-proxy", "--access-token-file"]
+        let behaviours = ["--allow-origin", "--host", "--unix-socket", "--trust-proxy", "--access-token-file", "--exec-env"]
         for option in CommandLineOptions.options where !option.value.isEmpty && !behaviours.contains(option.flag) {
             guard option.help.hasSuffix("]"), let open = option.help.lastIndex(of: "[") else { continue }
             let value = String(option.help[option.help.index(after: open)..<option.help.index(before: option.help.endIndex)])

@@ -128,6 +128,19 @@ public enum CommandLineOptions {
             }
             return true
         },
+        Option(flag: "--exec-env", value: "NAME", help: "after --: also pass this variable of Lantern's environment to the program (repeatable; env: comma list) [none]") { c, v in
+            var any = false
+            for item in Array(v.utf8).split(separator: UInt8(ascii: ",")) {
+                let name = ASCII.trimmed(item)
+                guard !name.isEmpty, !name.contains(UInt8(ascii: "=")) else { return false }
+                c.programEnvironment.append(String(decoding: name, as: UTF8.self))
+                any = true
+            }
+            return any
+        },
+        Option(flag: "--exec-grace", value: "SECS", help: "after --: time a program gets to exit once its stdin is closed, before SIGTERM, then again before SIGKILL [1]") { c, v in
+            setMilliseconds(v, &c.limits.programGraceMs)
+        },
         Option(flag: "--max-queued-bytes", value: "N", help: "broadcast: bytes queued for a slow client before closing it 1008 [1048576]") { c, v in
             setInt(v, min: 1024, &c.limits.maxQueuedBytes)
         },
@@ -185,11 +198,21 @@ public enum CommandLineOptions {
         // Not a flag: tests force the no-IPv6 fallback with it.
         if let value = environment("LANTERN_TEST_NO_IPV6"), value == "1" { config.simulateNoIPv6 = true }
         // A repeatable flag replaces its environment list instead of adding to it.
-        var replacedOrigins = false, replacedProxies = false
+        var replacedOrigins = false, replacedProxies = false, replacedExecEnv = false
+        // A greeting is for the echo and broadcast pages; a program speaks for itself.
+        var greetingGiven = environment("LANTERN_GREETING") != nil
         var i = 0
         while i < arguments.count {
             var arg = arguments[i]
             i += 1
+            if arg == "--" {
+                // Everything after it is the program and its arguments, as given (no shell).
+                guard i < arguments.count, !arguments[i].isEmpty else { return .usageError("-- needs a program") }
+                guard config.mode == .echo else { return .usageError("--mode cannot be used with a program after --") }
+                config.program = Array(arguments[i...])
+                config.mode = .exec
+                break
+            }
             if arg == "--help" || arg == "-h" { return .help }
             if arg == "--version" { return .version }
             if arg == "--settings-file" { return .settingsFile }
@@ -219,8 +242,14 @@ public enum CommandLineOptions {
                 config.trustedProxies = TrustedProxies()
                 replacedProxies = true
             }
+            if option.flag == "--exec-env" && !replacedExecEnv {
+                config.programEnvironment = []
+                replacedExecEnv = true
+            }
+            if option.flag == "--greeting" { greetingGiven = true }
             if !option.apply(&config, value) { return .usageError("invalid value for \(arg): \(value)") }
         }
+        if config.program != nil && !greetingGiven { config.greeting = [] }
         if config.limits.pingIntervalMs > 0 && config.limits.idleTimeoutMs <= config.limits.pingIntervalMs {
             return .usageError("--idle-timeout must be longer than --ping-interval")
         }
@@ -229,7 +258,21 @@ public enum CommandLineOptions {
 
     /// The `--help` text: every flag, its environment variable and default.
     public static var usage: String {
-        var text = "usage: lantern [options]\n\nA small WebSocket echo server: open http://HOST:PORT/client in a browser.\n\noptions (each also read from the environment variable shown):\n"
+        var text = """
+            usage: lantern [options]
+                   lantern [options] -- PROGRAM [ARGS...]
+
+            A small WebSocket echo server: open http://HOST:PORT/client in a browser.
+
+            After --, each WebSocket connection runs PROGRAM (no shell): every message the client
+            sends is written to its stdin with a newline, and every line it prints goes back as a
+            message. It exits 0: close 1000; otherwise close 1011. When the client leaves, its
+            stdin closes, then SIGTERM and SIGKILL follow --exec-grace apart. For example
+              lantern -- tools/examples/counter.sh        lantern -- tools/examples/reading.sh
+
+            options (each also read from the environment variable shown):
+
+            """
         for option in options {
             var left = "  " + option.flag
             if !option.value.isEmpty { left += " " + option.value }

@@ -25,7 +25,13 @@ public struct Configuration: Sendable {
     /// Origins allowed besides same-host ones and none (`--allow-origin`).
     public var origins = OriginPolicy()
 
-    public enum Mode: Sendable { case echo, broadcast }
+    /// `lantern -- PROGRAM ARGS...`: the program each WebSocket connection runs (argv, no shell).
+    public var program: [String]? = nil
+    /// `--exec-env`: names of Lantern's own environment variables a program also sees.
+    public var programEnvironment: [String] = []
+
+    /// `exec` is implied by a program after `--`.
+    public enum Mode: Sendable { case echo, broadcast, exec }
 
     public init() {}
 }

@@ -30,5 +30,9 @@ public struct Limits: Sendable {
     /// at once). A reply that comes within it is read without a sleep and a cross-core wake-up.
     public var busyPollMicroseconds = 100
 
+    /// A program whose stdin was closed gets this long to exit before SIGTERM, and as long again
+    /// before SIGKILL, ms.
+    public var programGraceMs = 1_000
+
     public init() {}
 }

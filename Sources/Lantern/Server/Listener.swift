@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CSystem
 
 /// The listening socket: TCP (one dual-stack IPv6 socket by default) or a Unix socket.
 struct Listener: Sendable {
@@ -120,7 +121,9 @@ struct Listener: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let client = try withUnsafeMutablePointer(to: &peer) { p throws(Errno) in
             try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a throws(Errno) in
-                try Errno.retrying { Glibc.accept(fd, a, &length) }
+                // Close-on-exec from the start: a program started for another connection
+                // (`lantern -- PROGRAM`) must never inherit this client's socket.
+                try Errno.retrying { lantern_accept4(fd, a, &length, Int32(SOCK_CLOEXEC.rawValue)) }
             }
         }
         return (Socket(fd: client), peer)

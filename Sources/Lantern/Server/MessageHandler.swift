@@ -59,6 +59,7 @@ public struct BuiltInHandler: MessageHandler {
         switch mode {
         case .echo: EchoHandler().received(message, on: session)
         case .broadcast: BroadcastHandler().received(message, on: session)
+        case .exec: deliver(message, on: session)
         }
     }
 }
@@ -67,6 +68,8 @@ public struct BuiltInHandler: MessageHandler {
 public struct Session {
     let handle: ConnectionHandle
     let hub: Hub
+    /// Exec mode: the program this connection runs (nil otherwise, or when it failed to start).
+    var program: ProgramLink? = nil
 
     /// A number unique to this connection within the process.
     public var id: UInt64 { handle.id }

@@ -33,6 +33,10 @@ final class Metrics: Sendable {
     let accessMissing = Counter()
     let accessWrong = Counter()
     let accessLimited = Counter()
+    /// Exec mode: programs started, ended by exit status class, and signalled by Lantern.
+    let programsStarted = Counter()
+    let programsKilled = Counter()
+    private let programExits = [Counter(), Counter(), Counter()]
     /// Closes by close code (1000...1015), anything else in `otherCloses`.
     private let closes: [Counter]
     private let otherCloses = Counter()
@@ -52,6 +56,14 @@ final class Metrics: Sendable {
         case .missing?: accessMissing.add(1)
         case .wrong?, .tooLong?: accessWrong.add(1)
         case .granted?: break
+        }
+    }
+
+    func programExited(_ exit: ProgramExit) {
+        switch exit {
+        case .exited(0): programExits[0].add(1)
+        case .exited: programExits[1].add(1)
+        case .signaled: programExits[2].add(1)
         }
     }
 
@@ -94,6 +106,10 @@ final class Metrics: Sendable {
         }
         closed.append(("{code=\"other\"}", load(otherCloses)))
         metric("websocket_closes_total", "counter", "WebSocket connections ended, by close code (1006: no close frame).", closed)
+        metric("programs_started_total", "counter", "Programs started for WebSocket connections (lantern -- PROGRAM).", [("", load(programsStarted))])
+        metric("programs_exited_total", "counter", "Programs reaped, by how they ended.",
+               [("{status=\"zero\"}", load(programExits[0])), ("{status=\"nonzero\"}", load(programExits[1])), ("{status=\"signal\"}", load(programExits[2]))])
+        metric("programs_killed_total", "counter", "Programs Lantern had to signal (SIGTERM, then SIGKILL) after closing their stdin.", [("", load(programsKilled))])
         metric("deflate_memory_bytes", "gauge", "Live zlib memory.", [("", gauge(deflateBytes))])
         metric("resident_memory_bytes", "gauge", "Resident set size of the process.", [("", Metrics.residentBytes())])
         return out

@@ -16,10 +16,16 @@ public enum Server {
                 return 1
             }
         }
+        if let program = configuration.program?.first, !isRunnable(program) {
+            Log(level: configuration.logLevel)(.error, "cannot run " + program + ": not an executable file" + (program.utf8.contains(UInt8(ascii: "/")) ? "" : " in PATH"))
+            return 1
+        }
         prepareSignals()
+        openStandardDescriptors()
         lantern_limit_malloc_arenas(2)
         let context = ServerContext(configuration: configuration)
         guard let listener = openListener(configuration, context) else { return 1 }
+        if configuration.unixSocket == nil { context.listeningPort = SocketAddress.port(listener.boundAddress) }
         Log.write("lantern listening on \(SocketAddress.describe(listener.boundAddress))\n", to: 1)
         let workers = WorkerPool(listener: listener, context: context, handler: handler)
         guard workers.start() else {
@@ -75,6 +81,27 @@ public enum Server {
         pthread_sigmask(SIG_BLOCK, &stops, nil)
     }
 
+    /// A daemon started with 0, 1 or 2 closed would hand those numbers to its first pipes and
+    /// sockets, and a program's stdout could land on a client's socket: fill them with /dev/null.
+    /// Whatever else it inherited stays Lantern's alone (close-on-exec).
+    private static func openStandardDescriptors() {
+        for fd: Int32 in 0...2 where lantern_is_open(fd) == 0 {
+            _ = open("/dev/null", O_RDWR)
+        }
+        lantern_cloexec_from(3)
+    }
+
+    /// Whether `program` names an executable file the way `posix_spawnp` will look for it (a
+    /// path when it has a `/`, else each PATH directory): a typo fails at startup, not on
+    /// every connection.
+    private static func isRunnable(_ program: String) -> Bool {
+        if program.utf8.contains(UInt8(ascii: "/")) { return access(program, X_OK) == 0 }
+        let path = getenv("PATH").map { String(cString: $0) } ?? ProgramEnvironment.defaultPath
+        return Array(path.utf8).split(separator: UInt8(ascii: ":")).contains { directory in
+            access(String(decoding: directory, as: UTF8.self) + "/" + program, X_OK) == 0
+        }
+    }
+
     private static func stopSignals() -> sigset_t {
         var set = sigset_t()
         sigemptyset(&set)
@@ -95,7 +122,14 @@ public enum Server {
     }
 
     /// Sends 1001 to every open WebSocket, waits briefly for their close replies, and reports 0.
+    /// Programs (exec mode) are ended first, the way a leaving client ends one: stdin closed,
+    /// SIGTERM, SIGKILL; what they print meanwhile still reaches their clients.
     private static func shutDown(_ context: ServerContext) -> Int32 {
+        let programs = context.programs.snapshot()
+        if !programs.isEmpty {
+            context.log(.info, "shutting down: ending \(programs.count) programs")
+            ProgramReaper.end(programs, graceMs: context.configuration.limits.programGraceMs, server: context)
+        }
         context.log(.info, "shutting down: closing \(context.registry.count) connections")
         let deadline = MonotonicClock.nowMs() + 1_500
         // A fresh snapshot each round: handshakes that finish during shutdown get their 1001 too.

@@ -10,6 +10,11 @@ final class ServerContext: @unchecked Sendable {
     let hub: Hub
     /// The access token and its failure limiter; nil when no token is configured.
     let access: AccessGate?
+    /// Exec mode: the programs running now.
+    let programs = ProgramSet()
+    /// The TCP port listened on (the one chosen for --port 0); nil on a Unix socket. Set before
+    /// the first connection, read-only after.
+    var listeningPort: UInt16? = nil
     private let lock = Lock()
     /// 64 bits: on 32-bit ARM an `Int` id trapped after 2^31 upgrades (~25 days at 1000/s).
     private var lastID: UInt64 = 0

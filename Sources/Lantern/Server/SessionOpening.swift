@@ -22,12 +22,17 @@ extension Connection {
             server.metrics.closed(code)
             return (handle, code)
         }
-        let session = Session(handle: handle, hub: server.hub)
+        var session = Session(handle: handle, hub: server.hub)
+        if let program = server.configuration.program, let child = startProgram(program, handle, head) {
+            session.program = ProgramLink(child: child, sendTimeoutMs: limits.sendTimeoutMs, log: server.log)
+        }
         handler.opened(session)
         var end = serveWebSocket(session, deflate)
         // Another thread may have ended it first (slow consumer in fan-out mode).
         if let failure = handle.failureCode { end = SessionEnd(code: failure, socket: .abort) }
         handle.retire(end.socket, timeoutMilliseconds: limits.closeTimeoutMs)
+        // After the socket: the client is not kept waiting while the program winds down.
+        if let child = session.program?.child { endProgram(child) }
         server.metrics.closed(end.code)
         handler.closed(session, code: end.code)
         return (handle, end.code)

@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <sys/uio.h>
 
 // argv.c: the process arguments, kept before main (Embedded Swift has no CommandLine).
 int lantern_argc(void);
