@@ -490,7 +490,7 @@ extension OperationsTests {
                           "--handshake-timeout", "--ping-interval", "--idle-timeout", "--send-timeout", "--busy-poll-us", "--deflate-memory",
                           "--deflate-window-bits", "--deflate-mem-level", "--deflate-level", "--deflate-client-window-bits",
                           "--deflate-threshold", "--deflate-budget", "--mode", "--max-queued-bytes", "--allow-origin", "--log-level",
-                          "--unix-socket", "--unix-socket-mode", "--trust-proxy", "--access-token-file"]
+                          "--unix-socket", "--unix-socket-mode", "--trust-proxy", "--access-token-file", "--exec-env", "--exec-grace"]
             let switches = ["--no-deflate", "--deflate-server-no-context-takeover", "--deflate-client-no-context-takeover"]
             for flag in valued + switches {
                 let expectedEnv = "LANTERN_" + flag.dropFirst(2).uppercased().replacingOccurrences(of: "-", with: "_")

@@ -160,16 +160,18 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    /// How it ended, waiting at most `timeoutMs` (negative: as long as it takes) for the reaping.
-    func waitForExit(timeoutMs: Int) -> ProgramExit? {
+    /// How it ended, waiting at most `timeoutMs` (nil: as long as it takes; a deadline that
+    /// has passed: not at all) for the reaping.
+    func waitForExit(timeoutMs: Int?) -> ProgramExit? {
+        let timeoutMs = timeoutMs.map { max(0, $0) }
         var deadline = timespec()
         clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let nanoseconds = Int64(deadline.tv_nsec) + Int64(max(0, timeoutMs) % 1000) * 1_000_000
-        deadline.tv_sec += time_t(max(0, timeoutMs) / 1000) + time_t(nanoseconds / 1_000_000_000)
+        let nanoseconds = Int64(deadline.tv_nsec) + Int64((timeoutMs ?? 0) % 1000) * 1_000_000
+        deadline.tv_sec += time_t((timeoutMs ?? 0) / 1000) + time_t(nanoseconds / 1_000_000_000)
         deadline.tv_nsec = .init(nanoseconds % 1_000_000_000)
         return locked {
             while exit == nil {
-                if timeoutMs < 0 {
+                if timeoutMs == nil {
                     pthread_cond_wait(reapedSignal, state)
                 } else if pthread_cond_timedwait(reapedSignal, state, &deadline) == ETIMEDOUT {
                     break

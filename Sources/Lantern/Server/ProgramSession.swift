@@ -62,7 +62,7 @@ enum ProgramReaper {
                 server.log(.info, "exec-kill pid=\(child.pid) \(name)")
             }
         }
-        for child in children { _ = child.waitForExit(timeoutMs: -1) }
+        for child in children { _ = child.waitForExit(timeoutMs: nil) }
     }
 }
 
