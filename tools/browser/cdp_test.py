@@ -539,6 +539,30 @@ def run(binary, outdir, chromium):
         finally:
             guarded.kill()
             shutil.rmtree(token_dir, ignore_errors=True)
+
+        # 13. A program behind the page (`lantern -- tools/examples/counter.sh 3`, issue 18): its
+        #     first lines arrive in order, what the person types reaches its stdin and comes back
+        #     numbered, and its exit (on "bye") closes the connection 1000.
+        counter = Server(binary, free_port())
+        try:
+            counter.start(["--", os.path.abspath("tools/examples/counter.sh"), "3"])
+            base = f"http://127.0.0.1:{counter.port}/client"
+            page.call("Page.navigate", {"url": base})
+            page.wait_for("the page against the counter", f"location.href === {json.dumps(base)} && document.readyState === 'complete'")
+            page.wait_for("status open against the counter", "document.getElementById('status').dataset.state === 'open'")
+            # The page's own first message is a line for the script too.
+            check("the page's first message numbered", page.wait_for("4 Connection open!", received_row("4 Connection open!")))
+            page.type_and_enter("hello from the page")
+            check("typed line numbered by the script", page.wait_for("5 hello from the page", received_row("5 hello from the page")))
+            rows = page.eval("[...document.querySelectorAll('#messages li.received .text')].map(t => t.textContent)")
+            check("the script's lines in order", rows[:5] == ["1", "2", "3", "4 Connection open!", "5 hello from the page"], rows)
+            page.type_and_enter("bye")
+            check("bye answered", page.wait_for("6 bye", received_row("6 bye")))
+            check("the script's exit closes 1000", page.wait_for(
+                "the close note", "document.getElementById('messages').textContent.includes('closed (code 1000')"))
+            page.screenshot(os.path.join(outdir, "client-program.png"), 900, 600)
+        finally:
+            counter.kill()
     except Failure as failure:
         log(f"FAILED: {failure}")
         return 1
