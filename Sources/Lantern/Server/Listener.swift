@@ -85,7 +85,7 @@ struct Listener: Sendable {
     private static func removeStaleSocket(_ path: String, _ address: sockaddr_storage) throws(OpenError) {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }  // nothing there
-        guard UInt32(info.st_mode) & UInt32(S_IFMT) == UInt32(S_IFSOCK) else { throw .notASocket }
+        guard UInt32(info.st_mode) & UInt32(Glibc.S_IFMT) == UInt32(Glibc.S_IFSOCK) else { throw .notASocket }
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { throw .system("socket", .current) }
         defer { Glibc.close(probe) }
