@@ -99,6 +99,24 @@ struct ProgramTests {
         #expect(server.stderrLine(containing: ["exec-exit id=1 ", "status=0"]) != nil)
     }
 
+    @Test func readingScriptPrintsEverySecondAndEndsWithTheConnection() throws {
+        let server = try ServerProcess.start(["--exec-grace", "0.2", "--", Programs.examples + "/reading.sh"])
+        defer { server.kill() }
+        let client = try server.webSocket()
+        let first = try Programs.text(client, timeout: 5)
+        let second = try Programs.text(client, timeout: 5)
+        for line in [first, second] {
+            #expect(line.hasPrefix("temperature ") || line.hasPrefix("load "), "\(line)")
+        }
+        try client.sendClose(code: 1000)
+        // A reading may cross our close; then the close reply.
+        while try client.readFrame().opcode != Op.close {}
+        // It never reads stdin: SIGTERM after the grace, to its `sleep` too (one process group).
+        #expect(Programs.awaitLines(server, "exec-exit id=1 ", 1))
+        #expect(server.stderrLine(containing: ["exec-exit id=1 ", "signal=15"]) != nil)
+        #expect(Programs.count(server, "exec-kill") == 1)
+    }
+
     @Test func catEchoesThroughAProcessUpTo1MiB() throws {
         let server = try ServerProcess.start(["--", "cat"])
         defer { server.kill() }
@@ -189,6 +207,22 @@ struct ProgramTests {
         } else {
             #expect(server.stderrLine(containing: ["exec-exit id=1 ", "signal=15"]) != nil)
         }
+    }
+
+    @Test func aProgramThatExitsWhileItsBackgroundJobHoldsStdoutStillEndsTheSession() throws {
+        let server = try ServerProcess.start(["--", "sh", "-c", "sleep 600 & echo $!; exit 0"])
+        defer { server.kill() }
+        let client = try server.webSocket()
+        let background = try #require(Int32(try Programs.text(client)))
+        let start = Date()
+        let (_, code) = try Programs.readToClose(client, timeout: Emulation.bound(5, 15, #function, "close after exit", why: "translated waits"))
+        #expect(code == 1000)
+        #expect(Date().timeIntervalSince(start) < Emulation.bound(3, 10, #function, "noticed within", why: "translated waits"))
+        #expect(server.stderrLine(containing: ["exec-left id=1 "]) != nil)
+        // Its leftover job got SIGTERM with the group; init reaps it once it is gone.
+        let deadline = Date(timeIntervalSinceNow: 5)
+        while Programs.isAlive(background) && Date() < deadline { usleep(20_000) }
+        #expect(!Programs.isAlive(background), "the background job outlived its connection")
     }
 
     @Test func fiveHundredCyclesLeaveNoZombieAndNoDescriptor() throws {

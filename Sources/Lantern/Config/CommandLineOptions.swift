@@ -14,7 +14,7 @@ public enum CommandLineOptions {
     /// The release, as in the file `VERSION` at the top of the repository (a unit test keeps the
     /// two equal; the packages, archives and changelog read that file). A plain constant: the
     /// Embedded build compiles these sources with swiftc directly, without resources.
-    public static let version = "0.1.0"
+    public static let version = "0.2.0"
 
     struct Option: Sendable {
         let flag: String
@@ -182,25 +182,9 @@ public enum CommandLineOptions {
     /// Parses `arguments` (without the program name) over `environment` lookups.
     public static func parse(_ arguments: [String], environment: (String) -> String?) -> CommandLineRequest {
         var config = Configuration()
-        for option in options {
-            guard let value = environment(option.environmentName) else { continue }
-            if option.value.isEmpty {
-                // Switches: LANTERN_NO_DEFLATE=1 turns one on, 0 leaves it off.
-                switch value {
-                case "1", "true", "yes": _ = option.apply(&config, "")
-                case "0", "false", "no", "": break
-                default: return .usageError("invalid value for \(option.environmentName): \(value)")
-                }
-            } else if !option.apply(&config, value) {
-                return .usageError("invalid value for \(option.environmentName): \(value)")
-            }
-        }
-        // Not a flag: tests force the no-IPv6 fallback with it.
-        if let value = environment("LANTERN_TEST_NO_IPV6"), value == "1" { config.simulateNoIPv6 = true }
-        // A repeatable flag replaces its environment list instead of adding to it.
-        var replacedOrigins = false, replacedProxies = false, replacedExecEnv = false
-        // A greeting is for the echo and broadcast pages; a program speaks for itself.
-        var greetingGiven = environment("LANTERN_GREETING") != nil
+        if let error = applyEnvironment(&config, environment) { return .usageError(error) }
+        // Flags used so far: a repeatable one replaces its environment list on first use.
+        var used: [String] = []
         var i = 0
         while i < arguments.count {
             var arg = arguments[i]
@@ -234,26 +218,45 @@ public enum CommandLineOptions {
                 value = arguments[i]
                 i += 1
             }
-            if option.flag == "--allow-origin" && !replacedOrigins {
-                config.origins.allowed = []
-                replacedOrigins = true
+            if !used.contains(where: { $0 == option.flag }) {
+                used.append(option.flag)
+                switch option.flag {
+                case "--allow-origin": config.origins.allowed = []
+                case "--trust-proxy": config.trustedProxies = TrustedProxies()
+                case "--exec-env": config.programEnvironment = []
+                default: break
+                }
             }
-            if option.flag == "--trust-proxy" && !replacedProxies {
-                config.trustedProxies = TrustedProxies()
-                replacedProxies = true
-            }
-            if option.flag == "--exec-env" && !replacedExecEnv {
-                config.programEnvironment = []
-                replacedExecEnv = true
-            }
-            if option.flag == "--greeting" { greetingGiven = true }
             if !option.apply(&config, value) { return .usageError("invalid value for \(arg): \(value)") }
         }
-        if config.program != nil && !greetingGiven { config.greeting = [] }
+        // A greeting is for the echo and broadcast pages; a program speaks for itself.
+        if config.program != nil && environment("LANTERN_GREETING") == nil && !used.contains(where: { $0 == "--greeting" }) {
+            config.greeting = []
+        }
         if config.limits.pingIntervalMs > 0 && config.limits.idleTimeoutMs <= config.limits.pingIntervalMs {
             return .usageError("--idle-timeout must be longer than --ping-interval")
         }
         return .run(config)
+    }
+
+    /// Applies every `LANTERN_*` variable set; returns the usage error of a bad one.
+    private static func applyEnvironment(_ config: inout Configuration, _ environment: (String) -> String?) -> String? {
+        for option in options {
+            guard let value = environment(option.environmentName) else { continue }
+            if option.value.isEmpty {
+                // Switches: LANTERN_NO_DEFLATE=1 turns one on, 0 leaves it off.
+                switch value {
+                case "1", "true", "yes": _ = option.apply(&config, "")
+                case "0", "false", "no", "": break
+                default: return "invalid value for \(option.environmentName): \(value)"
+                }
+            } else if !option.apply(&config, value) {
+                return "invalid value for \(option.environmentName): \(value)"
+            }
+        }
+        // Not a flag: tests force the no-IPv6 fallback with it.
+        if let value = environment("LANTERN_TEST_NO_IPV6"), value == "1" { config.simulateNoIPv6 = true }
+        return nil
     }
 
     /// The `--help` text: every flag, its environment variable and default.

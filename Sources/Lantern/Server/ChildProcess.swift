@@ -3,15 +3,6 @@ import Glibc
 #endif
 import CSystem
 
-/// What became of a message written to a program's stdin.
-enum StdinOutcome {
-    case written
-    /// The program closed its stdin or exited: nothing reads it any more.
-    case closed
-    /// The pipe stayed full for the whole send timeout: the program is not reading.
-    case stalled
-}
-
 /// One program run for one WebSocket (`lantern -- PROGRAM`): its pid, Lantern's ends of its
 /// three pipes, and how it ended. The connection thread writes its stdin; the output thread
 /// (`ProgramOutput`) reads stdout and stderr and is the only one to reap it; any thread may
@@ -185,43 +176,5 @@ final class ChildProcess: @unchecked Sendable {
         pthread_mutex_lock(state)
         defer { pthread_mutex_unlock(state) }
         return body()
-    }
-}
-
-/// Writes to a non-blocking pipe, waiting for room with `poll`, within one deadline for it all.
-private struct PipeWriter {
-    let fd: Int32
-    let timeoutMs: Int
-
-    func write(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> StdinOutcome {
-        var a = first, b = second
-        var deadline: Int64?
-        while a.count + b.count > 0 {
-            var iov = (
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: a.baseAddress), iov_len: a.count),
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: b.baseAddress), iov_len: b.count)
-            )
-            let n = withUnsafeMutableBytes(of: &iov) { writev(fd, $0.baseAddress!.assumingMemoryBound(to: iovec.self), 2) }
-            if n >= 0 {
-                let fromA = min(n, a.count)
-                a = UnsafeRawBufferPointer(rebasing: a[fromA...])
-                b = UnsafeRawBufferPointer(rebasing: b[(n - fromA)...])
-                continue
-            }
-            switch errno {
-            case EINTR: continue
-            case EAGAIN:
-                let end = deadline ?? MonotonicClock.nowMs() + Int64(timeoutMs)
-                deadline = end
-                let remaining = MonotonicClock.msUntil(end)
-                guard remaining > 0 else { return .stalled }
-                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&entry, 1, Int32(min(remaining, Int(Int32.max))))
-            default:
-                // EPIPE (SIGPIPE is ignored): the read end is closed.
-                return .closed
-            }
-        }
-        return .written
     }
 }

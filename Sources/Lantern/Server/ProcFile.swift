@@ -2,10 +2,11 @@
 import Glibc
 #endif
 
-/// Reads small /proc files without Foundation.
+/// Reads small /proc files without Foundation. Close-on-exec: a program started by another
+/// thread meanwhile (`lantern -- PROGRAM`) must not inherit the descriptor.
 enum ProcFile {
     static func read(_ path: String) -> [UInt8]? {
-        guard let fd = try? Errno.retrying({ open(path, O_RDONLY) }) else { return nil }
+        guard let fd = try? Errno.retrying({ open(path, O_RDONLY | O_CLOEXEC) }) else { return nil }
         defer { close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 512)

@@ -34,7 +34,13 @@ final class ProgramOutput: @unchecked Sendable {
             // Woken once a second to look for a program that exited while something it started
             // still holds its stdout open: it is reaped (and the session closed) all the same.
             let ready = poll(&fds, 2, 1_000)
-            if ready == 0 && child.hasExited { break }
+            if ready == 0 && child.hasExited {
+                // Whatever it left running (holding the pipe) goes with the connection. Signalled
+                // before the reaping: the group's id cannot be reused while its leader is a zombie.
+                _ = child.signal(SIGTERM)
+                server.log(.info, "exec-left id=\(handle.id) pid=\(child.pid): exited with its output still held open; SIGTERM to its process group")
+                break
+            }
             if ready <= 0 { continue }
             for i in 0..<2 where fds[i].fd >= 0 && fds[i].revents != 0 {
                 let n = read(fds[i].fd, chunk.baseAddress, chunk.count)

@@ -48,24 +48,6 @@ extension Connection {
     }
 }
 
-/// The end of programs: stdin closed, then SIGTERM to those still running after the grace
-/// period, then SIGKILL after another; returns once each is reaped (by its output thread).
-enum ProgramReaper {
-    static func end(_ children: [ChildProcess], graceMs: Int, server: ServerContext) {
-        for child in children { child.closeStdin(waiting: false) }
-        for (signal, name) in [(SIGTERM, "SIGTERM"), (SIGKILL, "SIGKILL")] {
-            let deadline = MonotonicClock.nowMs() + Int64(graceMs)
-            let running = children.filter { $0.waitForExit(timeoutMs: MonotonicClock.msUntil(deadline)) == nil }
-            if running.isEmpty { return }
-            for child in running {
-                if child.signal(signal) { server.metrics.programsKilled.add(1) }
-                server.log(.info, "exec-kill pid=\(child.pid) \(name)")
-            }
-        }
-        for child in children { _ = child.waitForExit(timeoutMs: nil) }
-    }
-}
-
 extension BuiltInHandler {
     /// Exec mode: the message (and a newline) to the program's stdin, within the send timeout.
     func deliver(_ message: Message, on session: Session) {
@@ -88,16 +70,4 @@ struct ProgramLink {
     let child: ChildProcess
     let sendTimeoutMs: Int
     let log: Log
-}
-
-/// The programs running, for shutdown to end them all before the 1001 round.
-final class ProgramSet: @unchecked Sendable {
-    private let lock = Lock()
-    private var children: [ChildProcess] = []
-
-    func add(_ child: ChildProcess) { lock.locked { children.append(child) } }
-
-    func remove(_ child: ChildProcess) { lock.locked { children.removeAll { $0 === child } } }
-
-    func snapshot() -> [ChildProcess] { lock.locked { children } }
 }

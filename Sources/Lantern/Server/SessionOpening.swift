@@ -23,7 +23,8 @@ extension Connection {
             return (handle, code)
         }
         var session = Session(handle: handle, hub: server.hub)
-        if let program = server.configuration.program, let child = startProgram(program, handle, head) {
+        // Not once the server is stopping: shutdown may already have ended the programs it saw.
+        if let program = server.configuration.program, !server.isStopping, let child = startProgram(program, handle, head) {
             session.program = ProgramLink(child: child, sendTimeoutMs: limits.sendTimeoutMs, log: server.log)
         }
         handler.opened(session)
