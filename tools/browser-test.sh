@@ -9,6 +9,8 @@
 # that keeps growing while every open is closed at once, and the automatic reconnect; then, against
 # a server with --access-token-file, the link with #token=… connects and the bare page says why not.
 # Screenshots go to OUTDIR (default .build-browser/): client.png, client-360.png, client-dark.png.
+# Last, the page against `lantern -- tools/examples/counter.sh 3` (issue 18); BROWSER_TEST_ONLY=program
+# runs that step alone (CI does, against the ARM builds under qemu).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -323,6 +323,10 @@ def free_port():
         return s.getsockname()[1]
 
 
+# BROWSER_TEST_ONLY=program: only the page against a program (`lantern -- counter.sh`).
+ONLY_PROGRAM = os.environ.get("BROWSER_TEST_ONLY") == "program"
+
+
 def run(binary, outdir, chromium):
     os.makedirs(outdir, exist_ok=True)
     server = Server(binary, free_port())
@@ -336,210 +340,7 @@ def run(binary, outdir, chromium):
         if not condition:
             raise Failure(name + (f": {detail}" if detail else ""))
 
-    try:
-        server.start()
-        browser = Browser(chromium, profile)
-        page = Page(browser)
-        page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        url = f"http://127.0.0.1:{server.port}/client"
-        page.call("Page.navigate", {"url": url})
-        page.wait_for("the page to load", "document.readyState === 'complete'")
-        title = page.eval("document.title")
-        check("page title", title == "Lantern echo", title)
-
-        # 1. The greeting arrives and the status says open.
-        page.wait_for("the greeting", "[...document.querySelectorAll('#messages li.received .text')]"
-                      f".some(e => e.textContent === {json.dumps(GREETING)})")
-        check("greeting shown", True)
-        page.wait_for("status open", "document.getElementById('status').dataset.state === 'open'")
-        check("status open", True, page.status())
-        rtt = page.wait_for("the echo of 'Connection open!'", echo_row("Connection open!"))
-        check("'Connection open!' sent on open and echoed", rtt)
-
-        # 2. Typing + Enter: the echo comes back with a round-trip time.
-        page.type_and_enter("hello from chromium")
-        rtt = page.wait_for("the echo with an RTT", echo_row("hello from chromium"))
-        check("echo shows RTT", re.fullmatch(r"RTT \d+(\.\d)? ms", rtt), rtt)
-        check("input cleared after send", page.eval("document.getElementById('message').value") == "")
-
-        # 2b. A lone surrogate goes out (and comes back) as U+FFFD, so its echo matches nothing
-        #     pending: the messages after it must still get their RTT.
-        page.eval("document.getElementById('message').value = 'lone \\uD800 surrogate'")
-        page.press_enter()
-        page.wait_for("the lone surrogate's echo", received_row("lone \ufffd surrogate"))
-        page.type_and_enter("after the surrogate")
-        row = page.wait_for("the echo after the surrogate", received_row("after the surrogate"))
-        check("echo after a changed echo still shows RTT", row["rtt"], row)
-
-        # 3. permessage-deflate, as ws.extensions reports it.
-        extensions = page.eval("document.getElementById('compression').dataset.extensions")
-        check("ws.extensions has permessage-deflate", "permessage-deflate" in (extensions or ""), extensions)
-
-        # 4. Markup is shown as text and never runs.
-        page.type_and_enter(XSS)
-        page.wait_for("the HTML payload's echo", echo_row(XSS))
-        time.sleep(0.5)  # an onerror would have fired by now
-        check("HTML payload shown as text", page.eval(
-            "[...document.querySelectorAll('#messages .text')].filter(e => e.textContent === "
-            f"{json.dumps(XSS)}).length") == 2)
-        check("no <img> injected", page.eval("document.querySelectorAll('#messages img').length") == 0)
-        check("title unchanged", page.eval("document.title") == title, page.eval("document.title"))
-
-        # 5. Binary messages: byte count + hex preview, timed like text.
-        page.eval("document.getElementById('binary').checked = true")
-        page.type_and_enter("abc")
-        page.wait_for("the binary echo", "[...document.querySelectorAll('#messages li.received.binary')]"
-                      ".some(li => li.querySelector('.text').textContent === 'binary, 3 bytes: 61 62 63'"
-                      " && li.querySelector('.rtt'))")
-        check("binary echo as byte count + hex", True)
-        page.eval("document.getElementById('binary').checked = false")
-
-        # 6. Sending is disabled unless open.
-        check("send enabled while open", page.eval("!document.getElementById('send').disabled"))
-
-        # 7. Screenshots of the phone width and the dark scheme before the restart.
-        page.screenshot(os.path.join(outdir, "client-360.png"), 360, 740, mobile=True)
-        page.screenshot(os.path.join(outdir, "client-dark.png"), 900, 900, dark=True)
-        page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        width = page.eval("document.documentElement.scrollWidth")
-        check("no horizontal overflow at 900 px", width <= 900, width)
-
-        # 8. Kill the server: the page notices, disables sending, and reconnects by itself once
-        #    the server is back on the same port.
-        server.kill()
-        page.wait_for("status closed", "document.getElementById('status').dataset.state === 'closed'")
-        check("status closed after kill", True, page.status())
-        check("send disabled while closed", page.eval("document.getElementById('send').disabled"))
-        page.screenshot(os.path.join(outdir, "client-closed.png"), 360, 640, mobile=True)
-
-        # 8b. Refused attempts all look like code 1006 to a page (a 403 from the Origin rule too):
-        #     after three in a row the status says where to look (0.5 + 1 + 2 s of backoff).
-        page.wait_for("the hint after three refused attempts", status_has(HINT), timeout=15)
-        check("hint after 3 attempts that never opened", True, page.status())
-
-        # 8c. The countdown ticks beside the status live region, never in it: across two ticks
-        #     (the next retry is at least 3.2 s away) #status sees no mutation at all.
-        page.eval("(() => { const status = document.getElementById('status');"
-                  " const retry = document.getElementById('retry'); let shown = retry.textContent;"
-                  " window.__statusMutations = 0; window.__ticks = 0;"
-                  " new MutationObserver(records => { window.__statusMutations += records.length; })"
-                  ".observe(status, {childList: true, characterData: true, subtree: true, attributes: true});"
-                  " new MutationObserver(() => { if (retry.textContent !== shown) { shown = retry.textContent;"
-                  " window.__ticks += 1; } }).observe(retry, {childList: true, characterData: true, subtree: true});"
-                  " })()")
-        page.wait_for("two countdown ticks", "window.__ticks >= 2", timeout=5)
-        mutations = page.eval("window.__statusMutations")
-        check("countdown leaves the status live region alone", mutations == 0, f"{mutations} mutations")
-
-        # 8d. A listener that never answers the upgrade (a vanished box, a silent process) on the
-        #     server's port: Reconnect and `online` still restart the hanging attempt, and the
-        #     page gives it up by itself after 10 s.
-        listener = silent_listener(server.port)
-        try:
-            created = browser.count("Network.webSocketCreated")
-            page.eval("document.getElementById('reconnect').click()")
-            browser.wait_count("the attempt Reconnect starts", "Network.webSocketCreated", created + 1)
-            check("Reconnect usable while connecting", page.eval(
-                "document.getElementById('status').dataset.state === 'connecting'"
-                " && !document.getElementById('reconnect').disabled"), page.status())
-            page.eval("window.dispatchEvent(new Event('online'))")
-            browser.wait_count("a new attempt after 'online'", "Network.webSocketCreated", created + 2)
-            check("'online' restarts a connecting attempt", True)
-            page.wait_for("the unanswered attempt to be given up", status_has("no answer from the server"), timeout=15)
-            check("unanswered attempt given up", page.eval(
-                "document.getElementById('status').dataset.state === 'closed'"), page.status())
-        finally:
-            listener.close()
-        server.start()
-        page.wait_for("the automatic reconnect", "document.getElementById('status').dataset.state === 'open'", timeout=30)
-        page.wait_for("the second greeting", "[...document.querySelectorAll('#messages li.received .text')]"
-                      f".filter(e => e.textContent === {json.dumps(GREETING)}).length === 2")
-        check("reconnected by itself", True, page.status())
-        page.type_and_enter("after restart")
-        check("echo after reconnect", page.wait_for("the echo after reconnect", echo_row("after restart")))
-
-        # 8e. A server that accepts and closes at once must see the backoff grow: with
-        #     --max-message-bytes 8 the page's 16-byte "Connection open!" gets 1009 each time.
-        server.kill()
-        server.start(["--max-message-bytes", "8"])
-        page.eval("document.getElementById('reconnect').click()")
-        page.wait_for("a close with 1009", status_has("code 1009"))
-        page.wait_for("a retry countdown of 3 s or more", retry_seconds() + " >= 3", timeout=15)
-        check("backoff grows while each open is closed at once", True, page.status())
-        server.kill()
-        server.start()
-        page.eval("document.getElementById('reconnect').click()")
-        page.wait_for("the reconnect to the normal server", "document.getElementById('status').dataset.state === 'open'")
-
-        # 9. The page satisfied its own Content-Security-Policy and threw nothing.
-        violations = page.eval("window.__csp")
-        check("no CSP violations", violations == [], violations)
-        errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
-                  if e.get("method") == "Runtime.exceptionThrown"]
-        check("no script errors", not errors, errors)
-
-        # 10. At 360 px nothing overflows sideways.
-        page.call("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
-        time.sleep(0.3)
-        width = page.eval("document.documentElement.scrollWidth")
-        check("no horizontal overflow at 360 px", width <= 360, width)
-        page.screenshot(os.path.join(outdir, "client.png"), 900, 1000)
-
-        # 11. Behind a proxy under a path prefix the redirect, the page's files and its WebSocket
-        #     stay under the prefix (all relative to the page's address).
-        proxy = PrefixProxy(server.port)
-        try:
-            page.call("Page.navigate", {"url": f"http://127.0.0.1:{proxy.port}/lantern/"})
-            page.wait_for("the redirect to the page under the prefix", "location.pathname === '/lantern/client'"
-                          " && document.readyState === 'complete'")
-            page.wait_for("status open under the prefix", "document.getElementById('status').dataset.state === 'open'")
-            endpoint = page.eval("document.getElementById('endpoint').textContent")
-            check("WebSocket under the prefix", endpoint == f"ws://127.0.0.1:{proxy.port}/lantern/ws", endpoint)
-            check("echo under the prefix", page.wait_for("the echo under the prefix", echo_row("Connection open!")))
-            check("style sheet under the prefix", page.eval("document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0"))
-        finally:
-            proxy.close()
-
-        # 12. A server with an access token: the link with #token=… connects and echoes; the
-        #     page alone does not connect and says why; a wrong token is told apart.
-        token_dir = tempfile.mkdtemp(prefix="lantern-token-")
-        token = base64.urlsafe_b64encode(os.urandom(24)).decode()
-        with open(os.path.join(token_dir, "token"), "w") as f:
-            f.write(token + "\n")
-        guarded = Server(binary, free_port())
-        try:
-            guarded.start(["--access-token-file", os.path.join(token_dir, "token")])
-            base = f"http://127.0.0.1:{guarded.port}/client"
-            page.call("Page.navigate", {"url": base + "#token=" + token})
-            # The new document first: until it is parsed there is no #status to ask.
-            page.wait_for("the page with the token", f"location.href.startsWith({json.dumps(base)}) && document.readyState === 'complete'")
-            page.wait_for("status open with the token", "document.getElementById('status').dataset.state === 'open'")
-            check("link with #token connects", True, page.status())
-            check("echo with the token", page.wait_for("the echo with the token", echo_row("Connection open!")))
-            page.type_and_enter("guarded hello")
-            check("typed echo with the token", page.wait_for("the typed echo with the token", echo_row("guarded hello")))
-            page.call("Page.navigate", {"url": "about:blank"})
-            page.call("Page.navigate", {"url": base})
-            page.wait_for("the page without a token", f"location.href === {json.dumps(base)} && document.readyState === 'complete'")
-            page.wait_for("the not-allowed message", status_has("Not allowed: open the link with its #token="), timeout=15)
-            check("without the token: not connected, says why",
-                  page.eval("document.getElementById('status').dataset.state") != "open", page.status())
-            page.screenshot(os.path.join(outdir, "client-no-token.png"), 900, 600)
-            page.call("Page.navigate", {"url": "about:blank"})
-            page.call("Page.navigate", {"url": base + "#token=" + "x" * 24})
-            page.wait_for("the page with a wrong token", "location.hash.length > 1 && document.readyState === 'complete'"
-                          " && document.getElementById('status') !== null")
-            page.wait_for("the wrong-token message", status_has("the #token=… part of this link is wrong"), timeout=15)
-            check("a wrong token is told apart", True, page.status())
-            violations = page.eval("window.__csp")
-            check("no CSP violations with a token", violations == [], violations)
-            errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
-                      if e.get("method") == "Runtime.exceptionThrown"]
-            check("no script errors with a token", not errors, errors)
-        finally:
-            guarded.kill()
-            shutil.rmtree(token_dir, ignore_errors=True)
-
+    def program_step(page):
         # 13. A program behind the page (`lantern -- tools/examples/counter.sh 3`, issue 18): its
         #     first lines arrive in order, what the person types reaches its stdin and comes back
         #     numbered, and its exit (on "bye") closes the connection 1000.
@@ -563,6 +364,218 @@ def run(binary, outdir, chromium):
             page.screenshot(os.path.join(outdir, "client-program.png"), 900, 600)
         finally:
             counter.kill()
+
+    try:
+        if ONLY_PROGRAM:
+            # The program step alone (CI runs it against the ARM builds under qemu too).
+            browser = Browser(chromium, profile)
+            page = Page(browser)
+            page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            program_step(page)
+        else:
+            server.start()
+            browser = Browser(chromium, profile)
+            page = Page(browser)
+            page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            url = f"http://127.0.0.1:{server.port}/client"
+            page.call("Page.navigate", {"url": url})
+            page.wait_for("the page to load", "document.readyState === 'complete'")
+            title = page.eval("document.title")
+            check("page title", title == "Lantern echo", title)
+
+            # 1. The greeting arrives and the status says open.
+            page.wait_for("the greeting", "[...document.querySelectorAll('#messages li.received .text')]"
+                          f".some(e => e.textContent === {json.dumps(GREETING)})")
+            check("greeting shown", True)
+            page.wait_for("status open", "document.getElementById('status').dataset.state === 'open'")
+            check("status open", True, page.status())
+            rtt = page.wait_for("the echo of 'Connection open!'", echo_row("Connection open!"))
+            check("'Connection open!' sent on open and echoed", rtt)
+
+            # 2. Typing + Enter: the echo comes back with a round-trip time.
+            page.type_and_enter("hello from chromium")
+            rtt = page.wait_for("the echo with an RTT", echo_row("hello from chromium"))
+            check("echo shows RTT", re.fullmatch(r"RTT \d+(\.\d)? ms", rtt), rtt)
+            check("input cleared after send", page.eval("document.getElementById('message').value") == "")
+
+            # 2b. A lone surrogate goes out (and comes back) as U+FFFD, so its echo matches nothing
+            #     pending: the messages after it must still get their RTT.
+            page.eval("document.getElementById('message').value = 'lone \\uD800 surrogate'")
+            page.press_enter()
+            page.wait_for("the lone surrogate's echo", received_row("lone \ufffd surrogate"))
+            page.type_and_enter("after the surrogate")
+            row = page.wait_for("the echo after the surrogate", received_row("after the surrogate"))
+            check("echo after a changed echo still shows RTT", row["rtt"], row)
+
+            # 3. permessage-deflate, as ws.extensions reports it.
+            extensions = page.eval("document.getElementById('compression').dataset.extensions")
+            check("ws.extensions has permessage-deflate", "permessage-deflate" in (extensions or ""), extensions)
+
+            # 4. Markup is shown as text and never runs.
+            page.type_and_enter(XSS)
+            page.wait_for("the HTML payload's echo", echo_row(XSS))
+            time.sleep(0.5)  # an onerror would have fired by now
+            check("HTML payload shown as text", page.eval(
+                "[...document.querySelectorAll('#messages .text')].filter(e => e.textContent === "
+                f"{json.dumps(XSS)}).length") == 2)
+            check("no <img> injected", page.eval("document.querySelectorAll('#messages img').length") == 0)
+            check("title unchanged", page.eval("document.title") == title, page.eval("document.title"))
+
+            # 5. Binary messages: byte count + hex preview, timed like text.
+            page.eval("document.getElementById('binary').checked = true")
+            page.type_and_enter("abc")
+            page.wait_for("the binary echo", "[...document.querySelectorAll('#messages li.received.binary')]"
+                          ".some(li => li.querySelector('.text').textContent === 'binary, 3 bytes: 61 62 63'"
+                          " && li.querySelector('.rtt'))")
+            check("binary echo as byte count + hex", True)
+            page.eval("document.getElementById('binary').checked = false")
+
+            # 6. Sending is disabled unless open.
+            check("send enabled while open", page.eval("!document.getElementById('send').disabled"))
+
+            # 7. Screenshots of the phone width and the dark scheme before the restart.
+            page.screenshot(os.path.join(outdir, "client-360.png"), 360, 740, mobile=True)
+            page.screenshot(os.path.join(outdir, "client-dark.png"), 900, 900, dark=True)
+            page.call("Emulation.setDeviceMetricsOverride", {"width": 900, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+            width = page.eval("document.documentElement.scrollWidth")
+            check("no horizontal overflow at 900 px", width <= 900, width)
+
+            # 8. Kill the server: the page notices, disables sending, and reconnects by itself once
+            #    the server is back on the same port.
+            server.kill()
+            page.wait_for("status closed", "document.getElementById('status').dataset.state === 'closed'")
+            check("status closed after kill", True, page.status())
+            check("send disabled while closed", page.eval("document.getElementById('send').disabled"))
+            page.screenshot(os.path.join(outdir, "client-closed.png"), 360, 640, mobile=True)
+
+            # 8b. Refused attempts all look like code 1006 to a page (a 403 from the Origin rule too):
+            #     after three in a row the status says where to look (0.5 + 1 + 2 s of backoff).
+            page.wait_for("the hint after three refused attempts", status_has(HINT), timeout=15)
+            check("hint after 3 attempts that never opened", True, page.status())
+
+            # 8c. The countdown ticks beside the status live region, never in it: across two ticks
+            #     (the next retry is at least 3.2 s away) #status sees no mutation at all.
+            page.eval("(() => { const status = document.getElementById('status');"
+                      " const retry = document.getElementById('retry'); let shown = retry.textContent;"
+                      " window.__statusMutations = 0; window.__ticks = 0;"
+                      " new MutationObserver(records => { window.__statusMutations += records.length; })"
+                      ".observe(status, {childList: true, characterData: true, subtree: true, attributes: true});"
+                      " new MutationObserver(() => { if (retry.textContent !== shown) { shown = retry.textContent;"
+                      " window.__ticks += 1; } }).observe(retry, {childList: true, characterData: true, subtree: true});"
+                      " })()")
+            page.wait_for("two countdown ticks", "window.__ticks >= 2", timeout=5)
+            mutations = page.eval("window.__statusMutations")
+            check("countdown leaves the status live region alone", mutations == 0, f"{mutations} mutations")
+
+            # 8d. A listener that never answers the upgrade (a vanished box, a silent process) on the
+            #     server's port: Reconnect and `online` still restart the hanging attempt, and the
+            #     page gives it up by itself after 10 s.
+            listener = silent_listener(server.port)
+            try:
+                created = browser.count("Network.webSocketCreated")
+                page.eval("document.getElementById('reconnect').click()")
+                browser.wait_count("the attempt Reconnect starts", "Network.webSocketCreated", created + 1)
+                check("Reconnect usable while connecting", page.eval(
+                    "document.getElementById('status').dataset.state === 'connecting'"
+                    " && !document.getElementById('reconnect').disabled"), page.status())
+                page.eval("window.dispatchEvent(new Event('online'))")
+                browser.wait_count("a new attempt after 'online'", "Network.webSocketCreated", created + 2)
+                check("'online' restarts a connecting attempt", True)
+                page.wait_for("the unanswered attempt to be given up", status_has("no answer from the server"), timeout=15)
+                check("unanswered attempt given up", page.eval(
+                    "document.getElementById('status').dataset.state === 'closed'"), page.status())
+            finally:
+                listener.close()
+            server.start()
+            page.wait_for("the automatic reconnect", "document.getElementById('status').dataset.state === 'open'", timeout=30)
+            page.wait_for("the second greeting", "[...document.querySelectorAll('#messages li.received .text')]"
+                          f".filter(e => e.textContent === {json.dumps(GREETING)}).length === 2")
+            check("reconnected by itself", True, page.status())
+            page.type_and_enter("after restart")
+            check("echo after reconnect", page.wait_for("the echo after reconnect", echo_row("after restart")))
+
+            # 8e. A server that accepts and closes at once must see the backoff grow: with
+            #     --max-message-bytes 8 the page's 16-byte "Connection open!" gets 1009 each time.
+            server.kill()
+            server.start(["--max-message-bytes", "8"])
+            page.eval("document.getElementById('reconnect').click()")
+            page.wait_for("a close with 1009", status_has("code 1009"))
+            page.wait_for("a retry countdown of 3 s or more", retry_seconds() + " >= 3", timeout=15)
+            check("backoff grows while each open is closed at once", True, page.status())
+            server.kill()
+            server.start()
+            page.eval("document.getElementById('reconnect').click()")
+            page.wait_for("the reconnect to the normal server", "document.getElementById('status').dataset.state === 'open'")
+
+            # 9. The page satisfied its own Content-Security-Policy and threw nothing.
+            violations = page.eval("window.__csp")
+            check("no CSP violations", violations == [], violations)
+            errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
+                      if e.get("method") == "Runtime.exceptionThrown"]
+            check("no script errors", not errors, errors)
+
+            # 10. At 360 px nothing overflows sideways.
+            page.call("Emulation.setDeviceMetricsOverride", {"width": 360, "height": 740, "deviceScaleFactor": 1, "mobile": True})
+            time.sleep(0.3)
+            width = page.eval("document.documentElement.scrollWidth")
+            check("no horizontal overflow at 360 px", width <= 360, width)
+            page.screenshot(os.path.join(outdir, "client.png"), 900, 1000)
+
+            # 11. Behind a proxy under a path prefix the redirect, the page's files and its WebSocket
+            #     stay under the prefix (all relative to the page's address).
+            proxy = PrefixProxy(server.port)
+            try:
+                page.call("Page.navigate", {"url": f"http://127.0.0.1:{proxy.port}/lantern/"})
+                page.wait_for("the redirect to the page under the prefix", "location.pathname === '/lantern/client'"
+                              " && document.readyState === 'complete'")
+                page.wait_for("status open under the prefix", "document.getElementById('status').dataset.state === 'open'")
+                endpoint = page.eval("document.getElementById('endpoint').textContent")
+                check("WebSocket under the prefix", endpoint == f"ws://127.0.0.1:{proxy.port}/lantern/ws", endpoint)
+                check("echo under the prefix", page.wait_for("the echo under the prefix", echo_row("Connection open!")))
+                check("style sheet under the prefix", page.eval("document.styleSheets.length === 1 && document.styleSheets[0].cssRules.length > 0"))
+            finally:
+                proxy.close()
+
+            # 12. A server with an access token: the link with #token=… connects and echoes; the
+            #     page alone does not connect and says why; a wrong token is told apart.
+            token_dir = tempfile.mkdtemp(prefix="lantern-token-")
+            token = base64.urlsafe_b64encode(os.urandom(24)).decode()
+            with open(os.path.join(token_dir, "token"), "w") as f:
+                f.write(token + "\n")
+            guarded = Server(binary, free_port())
+            try:
+                guarded.start(["--access-token-file", os.path.join(token_dir, "token")])
+                base = f"http://127.0.0.1:{guarded.port}/client"
+                page.call("Page.navigate", {"url": base + "#token=" + token})
+                # The new document first: until it is parsed there is no #status to ask.
+                page.wait_for("the page with the token", f"location.href.startsWith({json.dumps(base)}) && document.readyState === 'complete'")
+                page.wait_for("status open with the token", "document.getElementById('status').dataset.state === 'open'")
+                check("link with #token connects", True, page.status())
+                check("echo with the token", page.wait_for("the echo with the token", echo_row("Connection open!")))
+                page.type_and_enter("guarded hello")
+                check("typed echo with the token", page.wait_for("the typed echo with the token", echo_row("guarded hello")))
+                page.call("Page.navigate", {"url": "about:blank"})
+                page.call("Page.navigate", {"url": base})
+                page.wait_for("the page without a token", f"location.href === {json.dumps(base)} && document.readyState === 'complete'")
+                page.wait_for("the not-allowed message", status_has("Not allowed: open the link with its #token="), timeout=15)
+                check("without the token: not connected, says why",
+                      page.eval("document.getElementById('status').dataset.state") != "open", page.status())
+                page.screenshot(os.path.join(outdir, "client-no-token.png"), 900, 600)
+                page.call("Page.navigate", {"url": "about:blank"})
+                page.call("Page.navigate", {"url": base + "#token=" + "x" * 24})
+                page.wait_for("the page with a wrong token", "location.hash.length > 1 && document.readyState === 'complete'"
+                              " && document.getElementById('status') !== null")
+                page.wait_for("the wrong-token message", status_has("the #token=… part of this link is wrong"), timeout=15)
+                check("a wrong token is told apart", True, page.status())
+                violations = page.eval("window.__csp")
+                check("no CSP violations with a token", violations == [], violations)
+                errors = [e["params"]["exceptionDetails"].get("text") for e in browser.events
+                          if e.get("method") == "Runtime.exceptionThrown"]
+                check("no script errors with a token", not errors, errors)
+            finally:
+                guarded.kill()
+                shutil.rmtree(token_dir, ignore_errors=True)
+            program_step(page)
     except Failure as failure:
         log(f"FAILED: {failure}")
         return 1
