@@ -28,6 +28,6 @@ public enum BuildInfo {
         #endif
     }()
 
-    /// `lantern 0.2.0 (aarch64, Embedded Swift, musl)`.
+    /// `lantern 0.1.0 (aarch64, Embedded Swift, musl)`.
     public static var versionLine: String { "lantern \(CommandLineOptions.version) (\(cpu), \(build))" }
 }

@@ -14,7 +14,7 @@ public enum CommandLineOptions {
     /// The release, as in the file `VERSION` at the top of the repository (a unit test keeps the
     /// two equal; the packages, archives and changelog read that file). A plain constant: the
     /// Embedded build compiles these sources with swiftc directly, without resources.
-    public static let version = "0.2.0"
+    public static let version = "0.1.0"
 
     struct Option: Sendable {
         let flag: String

@@ -39,7 +39,7 @@ public struct AccessToken: Sendable {
     public init(fileContent: [UInt8]) throws(Invalid) {
         var secret = fileContent[...]
         while let last = secret.last, last == 0x20 || last == 0x09 || last == 0x0A || last == 0x0D { secret = secret.dropLast() }
-        if let bad = secret.firstIndex(where: { !AccessToken.isTokenByte($0) }) {
+        if let bad = secret.firstIndex(where: { !AccessToken.isSecretByte($0) }) {
             throw .badCharacter(at: bad - secret.startIndex)
         }
         guard secret.count >= AccessToken.minBytes else { throw .tooShort(secret.count) }
@@ -74,7 +74,7 @@ public struct AccessToken: Sendable {
     }
 
     /// `A-Z a-z 0-9 - . _ ~`: base64url and RFC 3986 unreserved characters.
-    public static func isTokenByte(_ b: UInt8) -> Bool {
+    public static func isSecretByte(_ b: UInt8) -> Bool {
         switch b {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): return true
         case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): return true
