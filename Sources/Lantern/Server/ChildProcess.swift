@@ -95,26 +95,22 @@ final class ChildProcess: @unchecked Sendable {
         return .success(ChildProcess(pid: pid, stdin: pipes[1], stdout: pipes[2], stderr: pipes[4]))
     }
 
-    /// Writes `bytes` and a newline (when asked), all within `timeoutMs`.
-    func write(_ bytes: UnsafeRawBufferPointer, newline: Bool, timeoutMs: Int) -> StdinOutcome {
+    /// Writes `bytes` and a newline as one line, all within `timeoutMs`.
+    func writeLine(_ bytes: UnsafeRawBufferPointer, timeoutMs: Int) -> StdinOutcome {
         stdinLock.locked {
             guard stdinFD >= 0 else { return .closed }
-            var newlineByte = UInt8(ascii: "\n")
-            return withUnsafeBytes(of: &newlineByte) { nl in
-                PipeWriter(fd: stdinFD, timeoutMs: timeoutMs).write(bytes, newline ? nl : UnsafeRawBufferPointer(start: nil, count: 0))
-            }
+            var newline = UInt8(ascii: "\n")
+            return withUnsafeBytes(of: &newline) { PipeWriter(fd: stdinFD, timeoutMs: timeoutMs).write(bytes, $0) }
         }
     }
 
     /// Closes the program's stdin (its cue to finish). `waiting: false` gives up when a write
-    /// holds it (the shutdown path must not wait out a send timeout); returns whether it is closed.
-    @discardableResult
-    func closeStdin(waiting: Bool = true) -> Bool {
-        let close = { () -> Bool in
+    /// holds it: the shutdown path must not wait out a send timeout.
+    func closeStdin(waiting: Bool = true) {
+        let close = {
             if self.stdinFD >= 0 { _ = Glibc.close(self.stdinFD); self.stdinFD = -1 }
-            return true
         }
-        return waiting ? stdinLock.locked(close) : (stdinLock.tryLocked(close) ?? false)
+        if waiting { stdinLock.locked(close) } else { _ = stdinLock.tryLocked(close) }
     }
 
     /// Signals the program's process group unless it is already reaped. Returns whether this

@@ -52,7 +52,7 @@ extension BuiltInHandler {
     /// Exec mode: the message (and a newline) to the program's stdin, within the send timeout.
     func deliver(_ message: Message, on session: Session) {
         guard let program = session.program else { return }
-        switch program.child.write(message.bytes, newline: true, timeoutMs: program.sendTimeoutMs) {
+        switch program.child.writeLine(message.bytes, timeoutMs: program.sendTimeoutMs) {
         case .written, .closed:
             // Closed: the program stopped reading on purpose; its exit (if any) ends the session.
             break
