@@ -380,6 +380,42 @@ struct ProgramTests {
         #expect(server.stderrLine(containing: ["exec-line id=1", "--max-message-bytes"]) != nil)
     }
 
+    @Test func aProgramThatCannotBeStartedAnyMoreCloses1011AndTheServerGoesOn() throws {
+        // Runnable at startup, not at the second connection: posix_spawn fails (EACCES).
+        let path = NSTemporaryDirectory() + "lantern-prog-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sh"
+        try "#!/bin/sh\necho up\nexec cat\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { unlink(path) }
+        chmod(path, 0o755)
+        let server = try ServerProcess.start(["--", path])
+        defer { server.kill() }
+        let first = try server.webSocket()
+        #expect(try Programs.text(first) == "up")
+        chmod(path, 0o644)
+        let second = try server.webSocket()
+        let (messages, code) = try Programs.readToClose(second)
+        #expect(messages.isEmpty && code == 1011)
+        #expect(server.stderrLine(containing: ["exec-fail id=2", "cannot start"]) != nil)
+        try Programs.send(first, "still here")
+        #expect(try Programs.text(first) == "still here", "the other connection's program goes on")
+    }
+
+    @Test func messagesAfterTheProgramClosedItsStdinAreDroppedAndItsExitStillCloses() throws {
+        // Reads one line, closes its stdin, answers, and exits 2 s later: meanwhile the session
+        // stays up (no stall, no error) while further messages go nowhere.
+        let server = try ServerProcess.start(["--send-timeout", "1", "--", "sh", "-c",
+                                              "read -r line; exec 0<&-; echo \"got $line\"; sleep 2; echo done"])
+        defer { server.kill() }
+        let client = try server.webSocket()
+        try Programs.send(client, "one")
+        #expect(try Programs.text(client) == "got one")
+        // Written to a closed pipe (EPIPE): dropped at once, well within the send timeout.
+        for n in 0..<50 { try Programs.send(client, "dropped \(n)") }
+        let (messages, code) = try Programs.readToClose(client)
+        #expect(messages == ["done"])
+        #expect(code == 1000)
+        #expect(Programs.count(server, "exec-stalled") == 0)
+    }
+
     @Test func aProgramThatIsNotThereFailsAtStartup() throws {
         let server = try ServerProcess(rawArguments: ["--port", "0", "--", "no-such-program-here"])
         #expect(server.waitForExit(timeout: 10))
