@@ -225,6 +225,21 @@ struct ProgramTests {
         #expect(!Programs.isAlive(background), "the background job outlived its connection")
     }
 
+    @Test func aProgramThatIgnoresSIGTERMGetsSIGKILLAfterTheSecondGrace() throws {
+        let server = try ServerProcess.start(["--exec-grace", "0.3", "--", "sh", "-c", "trap '' TERM; echo $$; while :; do sleep 0.05; done"])
+        defer { server.kill() }
+        let client = try server.webSocket()
+        let pid = try #require(Int32(try Programs.text(client)))
+        try client.sendClose(code: 1000)
+        _ = try client.readCloseFrame()
+        #expect(Programs.awaitLines(server, "exec-exit id=1 ", 1))
+        #expect(server.stderrLine(containing: ["exec-exit id=1 ", "signal=9"]) != nil, "\(server.stderr.text.suffix(600))")
+        #expect(server.stderrLine(containing: ["exec-kill pid=\(pid) SIGTERM"]) != nil)
+        #expect(server.stderrLine(containing: ["exec-kill pid=\(pid) SIGKILL"]) != nil)
+        #expect(!Programs.isAlive(pid))
+        #expect(try Ops.metrics(server.port)["lantern_programs_killed_total"] == 1, "one program, counted once")
+    }
+
     @Test func fiveHundredCyclesLeaveNoZombieAndNoDescriptor() throws {
         let server = try ServerProcess.start(["--", "sh", "-c", "echo $PPID; exec cat"])
         defer { server.kill() }
